@@ -1,0 +1,74 @@
+/* amutex_attr_t: starvation threshold, spinning, statistics. */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+int amutex_attr_init(amutex_attr_t *attr)
+{
+	memset(attr, 0, sizeof(*attr));
+	attr->starve_ns = AMUTEX_STARVATION_DEFAULT;
+	attr->spin = AMUTEX_SPIN_DEFAULT;
+	attr->magic = AMUTEX_ATTR_MAGIC;
+	return 0;
+}
+
+int amutex_attr_destroy(amutex_attr_t *attr)
+{
+	if (attr->magic != AMUTEX_ATTR_MAGIC)
+		return EINVAL;
+	attr->magic = 0;
+	return 0;
+}
+
+int amutex_attr_setstarvation(amutex_attr_t *attr, uint64_t ns)
+{
+	if (attr->magic != AMUTEX_ATTR_MAGIC)
+		return EINVAL;
+	if (ns > AMUTEX_STARVATION_MAX_NS && ns != AMUTEX_STARVATION_NEVER)
+		return EINVAL;
+	attr->starve_ns = ns;
+	return 0;
+}
+
+int amutex_attr_getstarvation(const amutex_attr_t *attr, uint64_t *ns)
+{
+	if (attr->magic != AMUTEX_ATTR_MAGIC)
+		return EINVAL;
+	*ns = attr->starve_ns;
+	return 0;
+}
+
+int amutex_attr_setspin(amutex_attr_t *attr, int spin)
+{
+	if (attr->magic != AMUTEX_ATTR_MAGIC)
+		return EINVAL;
+	if (spin < AMUTEX_SPIN_DEFAULT || spin > AMUTEX_SPIN_MAX)
+		return EINVAL;
+	attr->spin = spin;
+	return 0;
+}
+
+int amutex_attr_getspin(const amutex_attr_t *attr, int *spin)
+{
+	if (attr->magic != AMUTEX_ATTR_MAGIC)
+		return EINVAL;
+	*spin = attr->spin;
+	return 0;
+}
+
+int amutex_attr_setstats(amutex_attr_t *attr, int on)
+{
+	if (attr->magic != AMUTEX_ATTR_MAGIC || (on != 0 && on != 1))
+		return EINVAL;
+	attr->stats = on;
+	return 0;
+}
+
+int amutex_attr_getstats(const amutex_attr_t *attr, int *on)
+{
+	if (attr->magic != AMUTEX_ATTR_MAGIC)
+		return EINVAL;
+	*on = attr->stats;
+	return 0;
+}

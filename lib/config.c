@@ -1,0 +1,137 @@
+/*
+ * Process-wide settings: AMUTEX_STARVATION_THRESHOLD, AMUTEX_SPIN and the
+ * effective CPU count, computed on the first slow path (not in a
+ * constructor: a drop-in may lock before constructors run). A malformed
+ * value is reported once on stderr and the default used.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct amutex_config config;
+/* 0: not computed; 1: being computed; 2: ready. */
+static int config_state;
+
+int amutex__parse_duration(const char *s, uint64_t *ns)
+{
+	static const struct { const char *unit; uint64_t mult; } units[] = {
+		{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000 },
+	};
+	uint64_t v = 0;
+	const char *p = s;
+
+	if (strcmp(s, "never") == 0 || strcmp(s, "off") == 0) {
+		*ns = AMUTEX_STARVATION_NEVER;
+		return 0;
+	}
+	if (*p < '0' || *p > '9')
+		return EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	for (unsigned i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(p, units[i].unit) != 0)
+			continue;
+		if (v == 0 || v > AMUTEX_STARVATION_MAX_NS / units[i].mult)
+			return EINVAL;
+		*ns = v * units[i].mult;
+		return 0;
+	}
+	return EINVAL;
+}
+
+int amutex__parse_spin(const char *s, int *spin)
+{
+	int v = 0;
+
+	if (strcmp(s, "auto") == 0) {
+		*spin = AMUTEX_SPIN_AUTO;
+		return 0;
+	}
+	if (strcmp(s, "off") == 0 || strcmp(s, "0") == 0) {
+		*spin = AMUTEX_SPIN_OFF;
+		return 0;
+	}
+	if (*s < '0' || *s > '9')
+		return EINVAL;
+	for (; *s >= '0' && *s <= '9'; s++)
+		if ((v = v * 10 + (*s - '0')) > AMUTEX_SPIN_MAX)
+			return EINVAL;
+	if (*s || v < 1)
+		return EINVAL;
+	*spin = v;
+	return 0;
+}
+
+static void compute(struct amutex_config *c, const char *cgroup_root,
+		    const char *self_cgroup)
+{
+	const char *s;
+	uint64_t ns;
+	unsigned quota;
+	int saved = errno;	/* the files below may set it; callers never see it */
+
+	c->starve_ns = AMUTEX_DEFAULT_STARVE_NS;
+	s = getenv("AMUTEX_STARVATION_THRESHOLD");
+	if (s && *s) {
+		if (amutex__parse_duration(s, &ns) == 0)
+			c->starve_ns = ns == AMUTEX_STARVATION_NEVER ? UINT32_MAX : (uint32_t)ns;
+		else
+			amutex__warn_once("AMUTEX_STARVATION_THRESHOLD",
+				"AMUTEX_STARVATION_THRESHOLD=\"%s\" is not a duration "
+				"from 1ns to 4s (such as 1ms, 500us) or \"never\"; "
+				"using 1ms", s);
+	}
+	c->spin = AMUTEX_SPIN_AUTO;
+	s = getenv("AMUTEX_SPIN");
+	if (s && *s && amutex__parse_spin(s, &c->spin) != 0)
+		amutex__warn_once("AMUTEX_SPIN",
+			"AMUTEX_SPIN=\"%s\" is not auto, off or a round count "
+			"1..%d; using auto", s, AMUTEX_SPIN_MAX);
+
+	c->cpus = amutex__affinity_cpus();
+	quota = amutex__cgroup_cpus(cgroup_root, self_cgroup);
+	if (quota && quota < c->cpus)
+		c->cpus = quota;
+	errno = saved;
+}
+
+static const char *default_root(void)
+{
+	const char *root = getenv("AMUTEX_CGROUP_ROOT");
+
+	return root && *root ? root : "/sys/fs/cgroup";
+}
+
+const struct amutex_config *amutex__config(void)
+{
+	int st = __atomic_load_n(&config_state, __ATOMIC_ACQUIRE);
+
+	if (__builtin_expect(st == 2, 1))
+		return &config;
+	if (st == 0 && __atomic_compare_exchange_n(&config_state, &st, 1, 0,
+			__ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)) {
+		compute(&config, default_root(), "/proc/self/cgroup");
+		/* Release: paired with the acquire loads above. */
+		__atomic_store_n(&config_state, 2, __ATOMIC_RELEASE);
+		return &config;
+	}
+	while (__atomic_load_n(&config_state, __ATOMIC_ACQUIRE) != 2)
+		amutex__cpu_relax();
+	return &config;
+}
+
+void amutex__config_reload(const char *cgroup_root, const char *self_cgroup)
+{
+	struct amutex_config c;
+
+	amutex__warn_reset();
+	compute(&c, cgroup_root ? cgroup_root : default_root(),
+		self_cgroup ? self_cgroup : "/proc/self/cgroup");
+	config = c;
+	__atomic_store_n(&config_state, 2, __ATOMIC_RELEASE);
+}

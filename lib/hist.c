@@ -1,0 +1,103 @@
+/*
+ * Log-linear histogram of nanoseconds (see include/amutex/stats.h for the
+ * geometry). Written here rather than taken from HdrHistogram_c: Debian 12
+ * does not package it, and this one needs fixed memory with no allocation
+ * so a lock can record into it while held.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+#define SUB AMUTEX_HIST_SUB_BITS
+#define LINEAR (2u << SUB)	/* values below this have a bucket each */
+
+void amutex_hist_init(amutex_hist_t *h)
+{
+	memset(h, 0, sizeof(*h));
+}
+
+unsigned amutex_hist_index(uint64_t ns)
+{
+	unsigned msb, shift;
+
+	if (ns < LINEAR)
+		return (unsigned)ns;
+	msb = 63u - (unsigned)__builtin_clzll(ns);
+	if (msb >= AMUTEX_HIST_MAX_BITS)
+		return AMUTEX_HIST_BUCKETS - 1;
+	shift = msb - SUB;
+	return (shift << SUB) + (unsigned)(ns >> shift);
+}
+
+static uint64_t lower(unsigned i)
+{
+	unsigned shift;
+
+	if (i < LINEAR)
+		return i;
+	shift = (i >> SUB) - 1;
+	return (uint64_t)((1u << SUB) + (i & ((1u << SUB) - 1))) << shift;
+}
+
+uint64_t amutex_hist_upper(unsigned i)
+{
+	if (i < LINEAR)
+		return i;
+	return lower(i) + (1ull << ((i >> SUB) - 1)) - 1;
+}
+
+void amutex_hist_record(amutex_hist_t *h, uint64_t ns)
+{
+	uint64_t max = __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED);
+
+	__atomic_add_fetch(&h->bucket[amutex_hist_index(ns)], 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&h->count, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&h->sum_ns, ns, __ATOMIC_RELAXED);
+	while (ns > max && !__atomic_compare_exchange_n(&h->max_ns, &max, ns, 1,
+			__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+void amutex_hist_merge(amutex_hist_t *dst, const amutex_hist_t *src)
+{
+	uint64_t count = 0, max = __atomic_load_n(&src->max_ns, __ATOMIC_RELAXED);
+
+	for (unsigned i = 0; i < AMUTEX_HIST_BUCKETS; i++) {
+		uint32_t n = __atomic_load_n(&src->bucket[i], __ATOMIC_RELAXED);
+
+		dst->bucket[i] += n;
+		count += n;
+	}
+	/* Count from the buckets, so quantiles of a racing snapshot add up. */
+	dst->count += count;
+	dst->sum_ns += __atomic_load_n(&src->sum_ns, __ATOMIC_RELAXED);
+	if (max > dst->max_ns)
+		dst->max_ns = max;
+}
+
+uint64_t amutex_hist_quantile(const amutex_hist_t *h, double q)
+{
+	uint64_t rank, seen = 0, count = 0;
+	unsigned i;
+
+	for (i = 0; i < AMUTEX_HIST_BUCKETS; i++)
+		count += h->bucket[i];
+	if (count == 0)
+		return 0;
+	if (q <= 0)
+		q = 0;
+	if (q >= 1)
+		return h->max_ns;
+	rank = (uint64_t)(q * (double)count);
+	if (rank >= count)
+		rank = count - 1;
+	for (i = 0; i < AMUTEX_HIST_BUCKETS; i++) {
+		seen += h->bucket[i];
+		if (seen > rank) {
+			uint64_t mid = lower(i) + (amutex_hist_upper(i) - lower(i)) / 2;
+
+			return h->max_ns && mid > h->max_ns ? h->max_ns : mid;
+		}
+	}
+	return h->max_ns;
+}

@@ -1,0 +1,138 @@
+/*
+ * Private to libamutex: the process-wide configuration, the futex seam,
+ * the statistics block and the helpers the slow paths share.
+ */
+#ifndef AMUTEX_INTERNAL_H
+#define AMUTEX_INTERNAL_H
+
+#include <amutex.h>
+#include <amutex/stats.h>
+#include <stdint.h>
+#include <time.h>
+
+#define hidden __attribute__((visibility("hidden")))
+
+#define AMUTEX_NS_PER_SEC 1000000000ull
+#define AMUTEX_ATTR_MAGIC 0x616d7478u /* "amtx": set by amutex_attr_init */
+/* Go's starvationThresholdNs; the default. */
+#define AMUTEX_DEFAULT_STARVE_NS 1000000u
+/*
+ * Go's active_spin (4 rounds) of active_spin_cnt (30) pauses. Kept as Go has
+ * it: bench/amutex-bench's contended scenario is the measure for changing it.
+ */
+#define AMUTEX_DEFAULT_SPIN_ROUNDS 4
+#define AMUTEX_PAUSES_PER_ROUND 30
+
+/* Spin setting as stored in amutex_t.spin: 0 means the process default. */
+static inline int16_t amutex__spin_encode(int spin)
+{
+	return spin == AMUTEX_SPIN_DEFAULT ? 0 : (int16_t)(spin + 2);
+}
+
+static inline int amutex__spin_decode(int16_t enc)
+{
+	return enc == 0 ? AMUTEX_SPIN_DEFAULT : enc - 2;
+}
+
+/* Process-wide settings, read from the environment once. */
+struct amutex_config {
+	uint32_t starve_ns;	/* UINT32_MAX: never */
+	int spin;		/* AUTO, OFF or rounds */
+	unsigned cpus;		/* effective CPUs: affinity and cgroup quota */
+};
+
+hidden const struct amutex_config *amutex__config(void);
+/* Test seam: recompute from the environment and the given cgroup files. */
+hidden void amutex__config_reload(const char *cgroup_root, const char *self_cgroup);
+
+/* Spin rounds for m now: its attribute, else AMUTEX_SPIN; 0 on one CPU. */
+hidden int amutex__spin_rounds(const amutex_t *m);
+
+/* Duration ("1ms", "500us", "2s", "750ns", "never"); 0 or EINVAL. */
+hidden int amutex__parse_duration(const char *s, uint64_t *ns);
+/* "auto", "off" or 1..AMUTEX_SPIN_MAX; 0 or EINVAL. */
+hidden int amutex__parse_spin(const char *s, int *spin);
+/*
+ * CPUs allowed by the cgroup quota of this process (v2 cpu.max on every
+ * level up to the root, or v1 cpu.cfs_quota_us/cpu.cfs_period_us), rounded
+ * up; 0 when there is no quota. A malformed file is reported once and
+ * ignored. self_cgroup is normally /proc/self/cgroup.
+ */
+hidden unsigned amutex__cgroup_cpus(const char *cgroup_root, const char *self_cgroup);
+hidden unsigned amutex__affinity_cpus(void);
+
+/* Report a bad setting once per key on stderr. */
+hidden void amutex__warn_once(const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Test seam: forget which keys were reported. */
+hidden void amutex__warn_reset(void);
+
+/* Impossible states (a futex EFAULT): name the place and abort. */
+hidden void amutex__die(const char *file, int line, const char *what)
+	__attribute__((noreturn, cold));
+#define amutex_die(what) amutex__die(__FILE__, __LINE__, (what))
+
+/*
+ * The futex seam. Private futexes: amutex_t is a process-private mutex.
+ * wait returns 0 (woken, or the word had changed), ETIMEDOUT or EINTR;
+ * errno is preserved.
+ */
+hidden int amutex__futex_wait(uint32_t *word, uint32_t expect,
+			      const struct timespec *abs_mono);
+hidden void amutex__futex_wake(uint32_t *word, int n);
+
+static inline uint64_t amutex__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * AMUTEX_NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static inline void amutex__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("isb" ::: "memory");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+/*
+ * Per-lock statistics block, allocated by amutex_init when asked for.
+ * Counters of acquisitions, handoffs and starvation exits are written by
+ * the thread that holds the lock, so a relaxed load and store suffice;
+ * the others are written by waiters and use atomic adds. Readers take
+ * relaxed snapshots.
+ */
+struct amutex_stats {
+	uint64_t acquired_fast;
+	uint64_t acquired_spin;
+	uint64_t acquired_sleep;
+	uint64_t handoffs;
+	uint64_t starvation_exits;
+	uint64_t starvation_ns;
+	uint64_t timeouts;		/* atomic add */
+	uint64_t starvation_entries;	/* atomic add */
+	uint64_t starving_since;	/* ns; 0: not starving */
+	uint64_t peak_waiters;		/* atomic max */
+	amutex_hist_t wait;		/* holder-recorded */
+};
+
+enum amutex_path { AMUTEX_PATH_FAST, AMUTEX_PATH_SPIN, AMUTEX_PATH_SLEEP };
+
+static inline void amutex__holder_inc(uint64_t *c)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1,
+			 __ATOMIC_RELAXED);
+}
+
+hidden void amutex__stats_acquired(struct amutex_stats *s, enum amutex_path path,
+				   uint64_t wait_ns);
+hidden void amutex__stats_starving(struct amutex_stats *s, int entered);
+hidden void amutex__stats_waiters(struct amutex_stats *s, uint32_t waiters);
+
+#endif /* AMUTEX_INTERNAL_H */

@@ -1,0 +1,346 @@
+/*
+ * The lock-word protocol: every slow-path step of amutex, in one file, so a
+ * model (docs/design.md) can mirror it step by step. The fast paths are the
+ * inline functions in include/amutex.h; the encoding of the lock word is
+ * documented there.
+ *
+ * Tokens. `sema` counts wake tokens. A token is posted only by a thread that,
+ * in the same CAS that committed to posting, took one waiter off the lock
+ * word's count; so sleepers = waiters + tokens (posted or committed) at every
+ * instant, and at most one token is outstanding at a time: normal-mode
+ * wakes need WOKEN clear and set it, handoffs need the lock released, and
+ * neither can happen again until the token's taker has acted.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#define LOCKED   AMUTEX_STATE_LOCKED
+#define WOKEN    AMUTEX_STATE_WOKEN
+#define STARVING AMUTEX_STATE_STARVING
+#define STATS    AMUTEX_STATE_STATS
+#define WAITER   AMUTEX_STATE_WAITER
+#define WAITERS(s) ((s) >> AMUTEX_STATE_WAITER_SHIFT)
+
+#define load(p)  __atomic_load_n((p), __ATOMIC_RELAXED)
+#define cas(p, oldp, new, order) \
+	__atomic_compare_exchange_n((p), (oldp), (new), 0, (order), __ATOMIC_RELAXED)
+
+/* Threads spinning on any amutex: never more than effective CPUs - 1. */
+static uint32_t spinners;
+
+static int spin_enter(unsigned cpus)
+{
+	uint32_t n = load(&spinners);
+
+	while (n + 1 < cpus)
+		if (cas(&spinners, &n, n + 1, __ATOMIC_RELAXED))
+			return 1;
+	return 0;
+}
+
+static void spin_leave(int *spinning)
+{
+	if (*spinning) {
+		__atomic_sub_fetch(&spinners, 1, __ATOMIC_RELAXED);
+		*spinning = 0;
+	}
+}
+
+int amutex__spin_rounds(const amutex_t *m)
+{
+	const struct amutex_config *c = amutex__config();
+	int spin = amutex__spin_decode(m->spin);
+
+	if (spin == AMUTEX_SPIN_DEFAULT)
+		spin = c->spin;
+	if (c->cpus <= 1)
+		return 0;
+	return spin == AMUTEX_SPIN_AUTO ? AMUTEX_DEFAULT_SPIN_ROUNDS : spin;
+}
+
+static uint32_t starve_threshold(const amutex_t *m, const struct amutex_config *c)
+{
+	return m->starve_ns ? m->starve_ns : c->starve_ns;
+}
+
+/* sema_trytake: take a posted token. Acquire: paired with sema_post. */
+static int sema_trytake(amutex_t *m)
+{
+	uint32_t v = load(&m->sema);
+
+	while (v != 0)
+		if (cas(&m->sema, &v, v - 1, __ATOMIC_ACQUIRE))
+			return 1;
+	return 0;
+}
+
+/* sema_take: sleep until a token is ours, or ETIMEDOUT. */
+static int sema_take(amutex_t *m, const struct timespec *abs)
+{
+	for (;;) {
+		if (sema_trytake(m))
+			return 0;
+		if (amutex__futex_wait(&m->sema, 0, abs) == ETIMEDOUT)
+			return ETIMEDOUT;
+	}
+}
+
+/*
+ * sema_post: publish one token and wake the oldest sleeper. Release: the
+ * critical section of a handing-off unlocker happens before its receiver's.
+ * Linux wakes futex waiters of equal priority in the order they slept.
+ */
+static void sema_post(amutex_t *m)
+{
+	__atomic_add_fetch(&m->sema, 1, __ATOMIC_RELEASE);
+	amutex__futex_wake(&m->sema, 1);
+}
+
+/*
+ * wake_one: normal-mode unlock. Wake a sleeper unless nobody sleeps, the
+ * lock was retaken, someone is already awake for it, or a handoff is due.
+ */
+static void wake_one(amutex_t *m, uint32_t old)
+{
+	for (;;) {
+		if (WAITERS(old) == 0 || (old & (LOCKED | WOKEN | STARVING)))
+			return;
+		if (cas(&m->state, &old, (old - WAITER) | WOKEN, __ATOMIC_RELAXED)) {
+			sema_post(m);
+			return;
+		}
+	}
+}
+
+/*
+ * give_up: a timed lock leaves with nothing. A thread that held the WOKEN
+ * role (woken by a token, or a spinner that set it) must drop it, and wake
+ * another sleeper if the lock is free now, or the wake it stood for is lost.
+ */
+static int give_up(amutex_t *m, int awoke, int err)
+{
+	if (awoke)
+		wake_one(m, __atomic_and_fetch(&m->state, ~WOKEN, __ATOMIC_RELAXED));
+	if (m->stats && err == ETIMEDOUT)
+		__atomic_add_fetch(&m->stats->timeouts, 1, __ATOMIC_RELAXED);
+	return err;
+}
+
+/*
+ * cancel_wait: a sleeper's deadline passed. Leave the waiter count, unless a
+ * token can be ours: one is posted (take it: 0, proceed as woken), or the
+ * count is 0, when every sleeper has a token committed to it and ours comes
+ * within a few instructions. ETIMEDOUT when we left.
+ */
+static int cancel_wait(amutex_t *m)
+{
+	uint32_t old, new;
+
+	for (;;) {
+		if (sema_trytake(m))
+			return 0;
+		old = load(&m->state);
+		if (WAITERS(old) == 0)
+			return sema_take(m, 0);
+		new = old - WAITER;
+		/*
+		 * The last waiter of a starving, held mutex ends starvation mode,
+		 * so the holder's unlock is a plain one. Not while the mutex is
+		 * released in a handoff: that token's taker needs STARVING to
+		 * know the lock is its own.
+		 */
+		if (WAITERS(new) == 0 && (old & (LOCKED | STARVING)) == (LOCKED | STARVING))
+			new &= ~STARVING;
+		if (cas(&m->state, &old, new, __ATOMIC_RELAXED)) {
+			if (m->stats && !(new & STARVING) && (old & STARVING))
+				amutex__stats_starving(m->stats, 0);
+			return ETIMEDOUT;
+		}
+	}
+}
+
+static int timespec_valid(const struct timespec *ts)
+{
+	return ts->tv_sec >= 0 && ts->tv_nsec >= 0 &&
+	       (uint64_t)ts->tv_nsec < AMUTEX_NS_PER_SEC;
+}
+
+static int timespec_passed(const struct timespec *ts)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > ts->tv_sec ||
+	       (now.tv_sec == ts->tv_sec && now.tv_nsec >= ts->tv_nsec);
+}
+
+/*
+ * amutex_lock_slow: Go's lockSlow on futexes. Spin while the lock is held in
+ * normal mode; else barge (normal mode) or queue (held, or starving); sleep
+ * for a token; a token received while STARVING is set and LOCKED clear is a
+ * handoff: the lock is ours. A waiter that slept longer than the threshold
+ * since it first queued sets STARVING when it queues again.
+ */
+int amutex_lock_slow(amutex_t *m, const struct timespec *abs)
+{
+	const struct amutex_config *c = amutex__config();
+	struct amutex_stats *stats = m->stats;
+	uint64_t first = stats ? amutex__now_ns() : 0, wait_start = 0;
+	int rounds = amutex__spin_rounds(m), iter = 0, spinning = 0;
+	int starving = 0, awoke = 0, slept = 0, spun = 0, entered = 0;
+	uint32_t old = load(&m->state), new;
+
+	for (;;) {
+		if ((old & (LOCKED | STARVING)) == LOCKED && iter < rounds &&
+		    (spinning || (spinning = spin_enter(c->cpus)))) {
+			/* Tell unlock that someone is awake: no wake needed. */
+			if (!awoke && !(old & WOKEN) && WAITERS(old) != 0 &&
+			    cas(&m->state, &old, old | WOKEN, __ATOMIC_RELAXED))
+				awoke = 1;
+			for (int i = 0; i < AMUTEX_PAUSES_PER_ROUND; i++)
+				amutex__cpu_relax();
+			iter++;
+			spun = 1;
+			old = load(&m->state);
+			continue;
+		}
+		spin_leave(&spinning);
+
+		new = old;
+		if (!(old & STARVING))
+			new |= LOCKED;
+		if (old & (LOCKED | STARVING)) {
+			new += WAITER;
+			if (abs && !timespec_valid(abs))
+				return give_up(m, awoke, EINVAL);
+			if (abs && timespec_passed(abs))
+				return give_up(m, awoke, ETIMEDOUT);
+		}
+		if (starving && (old & LOCKED))
+			new |= STARVING;
+		if (awoke)
+			new &= ~WOKEN;
+		/* Acquire: paired with the release in amutex_unlock. */
+		if (!cas(&m->state, &old, new, __ATOMIC_ACQUIRE))
+			continue;
+		if (!(old & (LOCKED | STARVING)))
+			break;
+
+		awoke = 0;
+		if ((new & STARVING) && !(old & STARVING))
+			entered = 1;
+		if (stats) {
+			if (entered == 1) {
+				amutex__stats_starving(stats, 1);
+				entered = 2;
+			}
+			amutex__stats_waiters(stats, WAITERS(new));
+		}
+		if (!wait_start)
+			wait_start = amutex__now_ns();
+		if (sema_take(m, abs) != 0 && cancel_wait(m) != 0)
+			return give_up(m, 0, ETIMEDOUT);
+		slept = 1;
+		if (!starving)
+			starving = amutex__now_ns() - wait_start > starve_threshold(m, c);
+
+		old = load(&m->state);
+		if ((old & (LOCKED | STARVING)) == STARVING) {
+			/*
+			 * Handoff: the unlocker already took us off the count.
+			 * Leave starvation mode if we did not starve or nobody
+			 * is left behind us.
+			 */
+			uint32_t delta = LOCKED;
+
+			if (!starving || WAITERS(old) == 0)
+				delta -= STARVING;
+			__atomic_add_fetch(&m->state, delta, __ATOMIC_ACQUIRE);
+			if (stats) {
+				amutex__holder_inc(&stats->handoffs);
+				if (delta != LOCKED)
+					amutex__stats_starving(stats, 0);
+			}
+			break;
+		}
+		awoke = 1;
+		iter = 0;
+	}
+
+	spin_leave(&spinning);
+	if (stats)
+		amutex__stats_acquired(stats,
+			slept ? AMUTEX_PATH_SLEEP : spun ? AMUTEX_PATH_SPIN : AMUTEX_PATH_FAST,
+			slept || spun ? amutex__now_ns() - first : 0);
+	return 0;
+}
+
+/*
+ * amutex_unlock_slow: the lock is already released (LOCKED cleared by the
+ * inline fast path). Normal mode: wake one sleeper. Starvation mode: take a
+ * waiter off the count and post its token; the lock stays un-LOCKED and
+ * STARVING, which newcomers respect, until the token's taker sets LOCKED.
+ */
+void amutex_unlock_slow(amutex_t *m, uint32_t old)
+{
+	if (!(old & STARVING)) {
+		wake_one(m, old);
+		return;
+	}
+	for (;;) {
+		if (WAITERS(old) == 0) {
+			/* Everyone left (timed out): nobody to hand off to. */
+			if (cas(&m->state, &old, old & ~STARVING, __ATOMIC_RELAXED)) {
+				if (m->stats)
+					amutex__stats_starving(m->stats, 0);
+				return;
+			}
+		} else if (cas(&m->state, &old, old - WAITER, __ATOMIC_RELAXED)) {
+			sema_post(m);
+			return;
+		}
+	}
+}
+
+/* amutex_unlock_unowned: the inline unlock found LOCKED clear. Undo it. */
+int amutex_unlock_unowned(amutex_t *m)
+{
+	__atomic_add_fetch(&m->state, LOCKED, __ATOMIC_RELAXED);
+	return EPERM;
+}
+
+int amutex_init(amutex_t *m, const amutex_attr_t *attr)
+{
+	amutex_t fresh = AMUTEX_INITIALIZER;
+
+	if (attr) {
+		if (attr->magic != AMUTEX_ATTR_MAGIC)
+			return EINVAL;
+		if (attr->starve_ns == AMUTEX_STARVATION_NEVER)
+			fresh.starve_ns = UINT32_MAX;
+		else
+			fresh.starve_ns = (uint32_t)attr->starve_ns;
+		fresh.spin = amutex__spin_encode(attr->spin);
+		if (attr->stats) {
+			fresh.stats = calloc(1, sizeof(*fresh.stats));
+			if (!fresh.stats)
+				return ENOMEM;
+			amutex_hist_init(&fresh.stats->wait);
+			fresh.state = STATS;
+		}
+	}
+	*m = fresh;
+	return 0;
+}
+
+int amutex_destroy(amutex_t *m)
+{
+	if (load(&m->state) & ~STATS)
+		return EBUSY;
+	free(m->stats);
+	m->stats = 0;
+	m->state = 0;
+	return 0;
+}

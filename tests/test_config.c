@@ -1,0 +1,346 @@
+/*
+ * Process settings: durations, spin settings, environment variables and
+ * the cgroup CPU quota, read from fake cgroup trees written per test.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static char root[256];
+
+static void put(const char *rel, const char *text)
+{
+	char path[512], dir[512], *slash;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (slash = strchr(dir + strlen(root) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		mkdir(dir, 0700);
+		*slash = '/';
+	}
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(root, sizeof(root), "/tmp/amutex-cg-XXXXXX");
+	assert_non_null(mkdtemp(root));
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[300];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static unsigned cpus_for(const char *self)
+{
+	char path[512];
+
+	put("self", self);
+	snprintf(path, sizeof(path), "%s/self", root);
+	return amutex__cgroup_cpus(root, path);
+}
+
+/* Run fn with stderr captured into buf. */
+static void capture_stderr(void (*fn)(void), char *buf, size_t len)
+{
+	char path[512];
+	int saved = dup(2), fd;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/stderr", root);
+	fflush(stderr);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, 2);
+	close(fd);
+	fn();
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	f = fopen(path, "r");
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+static void test_duration_units_parse(void **state)
+{
+	uint64_t ns;
+
+	(void)state;
+	assert_int_equal(amutex__parse_duration("1ms", &ns), 0);
+	assert_int_equal(ns, 1000000);
+	assert_int_equal(amutex__parse_duration("500us", &ns), 0);
+	assert_int_equal(ns, 500000);
+	assert_int_equal(amutex__parse_duration("2s", &ns), 0);
+	assert_int_equal(ns, 2000000000);
+	assert_int_equal(amutex__parse_duration("750ns", &ns), 0);
+	assert_int_equal(ns, 750);
+	assert_int_equal(amutex__parse_duration("never", &ns), 0);
+	assert_true(ns == AMUTEX_STARVATION_NEVER);
+}
+
+static void test_malformed_durations_are_rejected(void **state)
+{
+	static const char *bad[] = {
+		"", "1", "ms", "1 ms", "-1ms", "1.5ms", "0ms", "5s", "1msx",
+		"99999999999999999999999ms", "1MS",
+	};
+	uint64_t ns = 42;
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(amutex__parse_duration(bad[i], &ns), EINVAL);
+	assert_int_equal(ns, 42);
+}
+
+static void test_spin_settings_parse(void **state)
+{
+	int spin = 99;
+
+	(void)state;
+	assert_int_equal(amutex__parse_spin("auto", &spin), 0);
+	assert_int_equal(spin, AMUTEX_SPIN_AUTO);
+	assert_int_equal(amutex__parse_spin("off", &spin), 0);
+	assert_int_equal(spin, AMUTEX_SPIN_OFF);
+	assert_int_equal(amutex__parse_spin("12", &spin), 0);
+	assert_int_equal(spin, 12);
+	assert_int_equal(amutex__parse_spin("1001", &spin), EINVAL);
+	assert_int_equal(amutex__parse_spin("-1", &spin), EINVAL);
+	assert_int_equal(amutex__parse_spin("4x", &spin), EINVAL);
+	assert_int_equal(amutex__parse_spin("", &spin), EINVAL);
+	assert_int_equal(spin, 12);
+}
+
+static void test_v2_cpu_max_quota_rounds_up(void **state)
+{
+	(void)state;
+	put("app/cpu.max", "150000 100000\n");
+	assert_int_equal(cpus_for("0::/app\n"), 2);
+}
+
+static void test_v2_smallest_quota_on_the_path_wins(void **state)
+{
+	(void)state;
+	put("outer/cpu.max", "100000 100000\n");
+	put("outer/inner/cpu.max", "max 100000\n");
+	assert_int_equal(cpus_for("0::/outer/inner\n"), 1);
+	put("outer/cpu.max", "max 100000\n");
+	put("outer/inner/cpu.max", "400000 100000\n");
+	assert_int_equal(cpus_for("0::/outer/inner\n"), 4);
+}
+
+static void test_v2_max_means_no_quota(void **state)
+{
+	(void)state;
+	put("free/cpu.max", "max 100000\n");
+	assert_int_equal(cpus_for("0::/free\n"), 0);
+}
+
+static void test_v2_namespace_root_is_read(void **state)
+{
+	(void)state;
+	put("cpu.max", "300000 100000\n");
+	assert_int_equal(cpus_for("0::/\n"), 3);
+	unlink(strcat(strcpy((char[512]){0}, root), "/cpu.max"));
+}
+
+static void test_v1_cfs_quota(void **state)
+{
+	(void)state;
+	put("cpu,cpuacct/job/cpu.cfs_quota_us", "250000\n");
+	put("cpu,cpuacct/job/cpu.cfs_period_us", "100000\n");
+	assert_int_equal(cpus_for("12:cpuset:/job\n4:cpu,cpuacct:/job\n"), 3);
+	put("cpu,cpuacct/job/cpu.cfs_quota_us", "-1\n");
+	assert_int_equal(cpus_for("4:cpu,cpuacct:/job\n"), 0);
+}
+
+static void test_v1_cpuset_and_cpuacct_alone_are_not_the_cpu_controller(void **state)
+{
+	(void)state;
+	put("cpuacct/j/cpu.cfs_quota_us", "100000\n");
+	put("cpuacct/j/cpu.cfs_period_us", "100000\n");
+	assert_int_equal(cpus_for("3:cpuacct:/j\n2:cpuset:/j\n"), 0);
+}
+
+static void check_malformed_cpu_max(void)
+{
+	assert_int_equal(cpus_for("0::/bad\n"), 0);
+}
+
+static void test_malformed_cpu_max_is_reported_and_ignored(void **state)
+{
+	char out[1024];
+
+	(void)state;
+	amutex__warn_reset();
+	put("bad/cpu.max", "lots 100000\n");
+	capture_stderr(check_malformed_cpu_max, out, sizeof(out));
+	assert_non_null(strstr(out, "amutex: ignoring malformed"));
+	assert_non_null(strstr(out, "bad/cpu.max"));
+	put("bad/cpu.max", "100000 0\n");
+	assert_int_equal(cpus_for("0::/bad\n"), 0);
+	put("bad/cpu.max", "\n");
+	assert_int_equal(cpus_for("0::/bad\n"), 0);
+}
+
+static void test_missing_files_mean_no_quota(void **state)
+{
+	(void)state;
+	assert_int_equal(cpus_for("0::/nowhere\n"), 0);
+	assert_int_equal(amutex__cgroup_cpus(root, "/nonexistent/cgroup"), 0);
+	assert_int_equal(cpus_for("garbage without colons\n"), 0);
+}
+
+static void reload_with_quota(void)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/self", root);
+	amutex__config_reload(root, path);
+}
+
+static void test_effective_cpus_take_the_quota(void **state)
+{
+	(void)state;
+	put("q/cpu.max", "100000 100000\n");
+	put("self", "0::/q\n");
+	unsetenv("AMUTEX_SPIN");
+	unsetenv("AMUTEX_STARVATION_THRESHOLD");
+	reload_with_quota();
+	assert_int_equal(amutex__config()->cpus, 1);
+	put("q/cpu.max", "max 100000\n");
+	reload_with_quota();
+	assert_int_equal(amutex__config()->cpus, amutex__affinity_cpus());
+}
+
+static void test_environment_sets_process_defaults(void **state)
+{
+	(void)state;
+	setenv("AMUTEX_STARVATION_THRESHOLD", "500us", 1);
+	setenv("AMUTEX_SPIN", "9", 1);
+	put("self", "0::/\n");
+	reload_with_quota();
+	assert_int_equal(amutex__config()->starve_ns, 500000);
+	assert_int_equal(amutex__config()->spin, 9);
+	setenv("AMUTEX_STARVATION_THRESHOLD", "never", 1);
+	setenv("AMUTEX_SPIN", "off", 1);
+	reload_with_quota();
+	assert_int_equal(amutex__config()->starve_ns, UINT32_MAX);
+	assert_int_equal(amutex__config()->spin, AMUTEX_SPIN_OFF);
+	unsetenv("AMUTEX_STARVATION_THRESHOLD");
+	unsetenv("AMUTEX_SPIN");
+}
+
+static void test_malformed_environment_is_reported_once_and_default_used(void **state)
+{
+	char out[2048];
+
+	(void)state;
+	setenv("AMUTEX_STARVATION_THRESHOLD", "soon", 1);
+	setenv("AMUTEX_SPIN", "lots", 1);
+	put("self", "0::/\n");
+	capture_stderr(reload_with_quota, out, sizeof(out));
+	assert_non_null(strstr(out, "AMUTEX_STARVATION_THRESHOLD=\"soon\""));
+	assert_non_null(strstr(out, "AMUTEX_SPIN=\"lots\""));
+	assert_int_equal(amutex__config()->starve_ns, AMUTEX_DEFAULT_STARVE_NS);
+	assert_int_equal(amutex__config()->spin, AMUTEX_SPIN_AUTO);
+	/* A second look at the same bad value says nothing more. */
+	amutex__config_reload(root, NULL);
+	unsetenv("AMUTEX_STARVATION_THRESHOLD");
+	unsetenv("AMUTEX_SPIN");
+}
+
+static void test_spin_rounds_follow_attribute_environment_and_quota(void **state)
+{
+	amutex_t m = AMUTEX_INITIALIZER;
+	amutex_attr_t a;
+
+	(void)state;
+	amutex_attr_init(&a);
+	put("four/cpu.max", "400000 100000\n");
+	put("self", "0::/four\n");
+	reload_with_quota();
+	if (amutex__config()->cpus < 2)
+		skip();	/* a one-CPU machine can only show the next case */
+	assert_int_equal(amutex__spin_rounds(&m), AMUTEX_DEFAULT_SPIN_ROUNDS);
+	amutex_attr_setspin(&a, 50);
+	amutex_init(&m, &a);
+	assert_int_equal(amutex__spin_rounds(&m), 50);
+	amutex_attr_setspin(&a, AMUTEX_SPIN_OFF);
+	amutex_init(&m, &a);
+	assert_int_equal(amutex__spin_rounds(&m), 0);
+	setenv("AMUTEX_SPIN", "7", 1);
+	reload_with_quota();
+	amutex_init(&m, NULL);
+	assert_int_equal(amutex__spin_rounds(&m), 7);
+	unsetenv("AMUTEX_SPIN");
+	put("self", "0::/\n");
+	reload_with_quota();
+}
+
+static void test_one_effective_cpu_disables_spinning(void **state)
+{
+	amutex_t m = AMUTEX_INITIALIZER;
+	amutex_attr_t a;
+
+	(void)state;
+	put("one/cpu.max", "50000 100000\n");
+	put("self", "0::/one\n");
+	reload_with_quota();
+	assert_int_equal(amutex__config()->cpus, 1);
+	assert_int_equal(amutex__spin_rounds(&m), 0);
+	amutex_attr_init(&a);
+	amutex_attr_setspin(&a, 50);
+	amutex_init(&m, &a);
+	assert_int_equal(amutex__spin_rounds(&m), 0);
+	put("self", "0::/\n");
+	reload_with_quota();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_duration_units_parse),
+		cmocka_unit_test(test_malformed_durations_are_rejected),
+		cmocka_unit_test(test_spin_settings_parse),
+		cmocka_unit_test(test_v2_cpu_max_quota_rounds_up),
+		cmocka_unit_test(test_v2_smallest_quota_on_the_path_wins),
+		cmocka_unit_test(test_v2_max_means_no_quota),
+		cmocka_unit_test(test_v2_namespace_root_is_read),
+		cmocka_unit_test(test_v1_cfs_quota),
+		cmocka_unit_test(test_v1_cpuset_and_cpuacct_alone_are_not_the_cpu_controller),
+		cmocka_unit_test(test_malformed_cpu_max_is_reported_and_ignored),
+		cmocka_unit_test(test_missing_files_mean_no_quota),
+		cmocka_unit_test(test_effective_cpus_take_the_quota),
+		cmocka_unit_test(test_environment_sets_process_defaults),
+		cmocka_unit_test(test_malformed_environment_is_reported_once_and_default_used),
+		cmocka_unit_test(test_spin_rounds_follow_attribute_environment_and_quota),
+		cmocka_unit_test(test_one_effective_cpu_disables_spinning),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

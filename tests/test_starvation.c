@@ -1,0 +1,172 @@
+/*
+ * Starvation mode, asserted through the counters rather than the clock: a
+ * hog that relocks at once makes a waiter starve; the mutex must enter
+ * starvation mode, hand the lock off, and leave the mode again.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <amutex.h>
+#include <amutex/stats.h>
+#include <errno.h>
+#include <pthread.h>
+
+struct hog {
+	amutex_t m;
+	int stop;
+	uint64_t hold_ns;
+	uint64_t hog_acquired, waiter_acquired, waiter_timeouts;
+	int waits;		/* acquisitions the waiter attempts */
+	long timed_ns;		/* 0: amutex_lock; else timedlock budget */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void busy(uint64_t ns)
+{
+	uint64_t end = now_ns() + ns;
+
+	while (now_ns() < end)
+		;
+}
+
+static void *hog_thread(void *arg)
+{
+	struct hog *h = arg;
+
+	while (!__atomic_load_n(&h->stop, __ATOMIC_RELAXED)) {
+		amutex_lock(&h->m);
+		h->hog_acquired++;
+		busy(h->hold_ns);
+		amutex_unlock(&h->m);	/* and relock at once */
+	}
+	return NULL;
+}
+
+static void *waiter_thread(void *arg)
+{
+	struct hog *h = arg;
+
+	for (int i = 0; i < h->waits; i++) {
+		if (h->timed_ns) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_sec += h->timed_ns / 1000000000;
+			ts.tv_nsec += h->timed_ns % 1000000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			if (amutex_timedlock(&h->m, &ts) == ETIMEDOUT) {
+				h->waiter_timeouts++;
+				continue;
+			}
+		} else {
+			amutex_lock(&h->m);
+		}
+		h->waiter_acquired++;
+		amutex_unlock(&h->m);
+		busy(20000);
+	}
+	__atomic_store_n(&h->stop, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static void run_hog(struct hog *h, uint64_t threshold_ns, uint64_t hold_ns,
+		    struct amutex_counters *c)
+{
+	amutex_attr_t a;
+	pthread_t hog, waiter;
+
+	amutex_attr_init(&a);
+	amutex_attr_setstarvation(&a, threshold_ns);
+	amutex_attr_setstats(&a, 1);
+	assert_int_equal(amutex_init(&h->m, &a), 0);
+	h->hold_ns = hold_ns;
+	pthread_create(&hog, NULL, hog_thread, h);
+	busy(1000000);	/* let the hog own the lock first */
+	pthread_create(&waiter, NULL, waiter_thread, h);
+	pthread_join(waiter, NULL);
+	pthread_join(hog, NULL);
+	assert_int_equal(amutex_stats_read(&h->m, c), 0);
+	assert_int_equal(h->waiter_acquired + h->waiter_timeouts, h->waits);
+	assert_int_equal(c->timeouts, h->waiter_timeouts);
+	assert_int_equal(c->acquired_fast + c->acquired_spin + c->acquired_sleep,
+			 h->hog_acquired + h->waiter_acquired);
+	assert_int_equal(h->m.state, AMUTEX_STATE_STATS);
+	assert_int_equal(h->m.sema, 0);
+}
+
+static void test_hog_puts_mutex_in_starvation_mode_hands_off_and_leaves(void **state)
+{
+	static struct hog h;
+	struct amutex_counters c;
+
+	(void)state;
+	h.waits = 50;
+	run_hog(&h, 100000, 300000, &c);
+	assert_int_equal(h.waiter_acquired, 50);
+	assert_true(c.starvation_entries >= 1);
+	assert_true(c.handoffs >= 1);
+	assert_int_equal(c.starvation_exits, c.starvation_entries);
+	assert_int_equal(c.starving, 0);
+	assert_true(c.starvation_ns > 0);
+	amutex_destroy(&h.m);
+}
+
+/*
+ * Each hold (200 us) is shorter than the threshold (1 ms): only a wait
+ * measured from when the waiter first blocked, kept across the races it
+ * loses to the relocking hog, ever crosses it.
+ */
+static void test_wait_is_measured_from_first_block_across_lost_races(void **state)
+{
+	static struct hog h;
+	struct amutex_counters c;
+
+	(void)state;
+	h.waits = 50;
+	run_hog(&h, 1000000, 200000, &c);
+	assert_int_equal(h.waiter_acquired, 50);
+	assert_true(c.starvation_entries >= 1);
+	assert_true(c.handoffs >= 1);
+	amutex_destroy(&h.m);
+}
+
+/*
+ * Normal mode only: the waiter may lose every race to the hog (that is the
+ * pathology starvation mode exists for), so it waits with a deadline.
+ */
+static void test_threshold_never_keeps_mutex_in_normal_mode(void **state)
+{
+	static struct hog h;
+	struct amutex_counters c;
+
+	(void)state;
+	h.waits = 10;
+	h.timed_ns = 20000000;
+	run_hog(&h, AMUTEX_STARVATION_NEVER, 300000, &c);
+	assert_int_equal(c.starvation_entries, 0);
+	assert_int_equal(c.handoffs, 0);
+	amutex_destroy(&h.m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hog_puts_mutex_in_starvation_mode_hands_off_and_leaves),
+		cmocka_unit_test(test_wait_is_measured_from_first_block_across_lost_races),
+		cmocka_unit_test(test_threshold_never_keeps_mutex_in_normal_mode),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

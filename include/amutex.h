@@ -57,6 +57,12 @@ extern "C" {
 #define AMUTEX_STATE_WOKEN    2u
 #define AMUTEX_STATE_STARVING 4u
 #define AMUTEX_STATE_STATS    8u
+/*
+ * The futex word (amutex_t.sema): bits 0-7 count posted wake tokens (at most
+ * one is ever outstanding), bits 8-31 count posts, so each post changes it.
+ */
+#define AMUTEX_SEMA_TOKENS(w) ((w) & 0xffu)
+#define AMUTEX_SEMA_POST      0x101u
 #define AMUTEX_STATE_WAITER_SHIFT 4
 #define AMUTEX_STATE_WAITER   (1u << AMUTEX_STATE_WAITER_SHIFT)
 
@@ -70,7 +76,7 @@ struct amutex_stats;
  */
 typedef struct amutex {
 	uint32_t state;		/* lock word, above */
-	uint32_t sema;		/* futex word: wake/handoff tokens */
+	uint32_t sema;		/* futex word: tokens and post count, above */
 	uint32_t starve_ns;	/* starvation threshold; 0: process default */
 	int16_t spin;		/* encoded spin setting; 0: process default */
 	uint16_t flags;		/* reserved, 0 */

@@ -65,25 +65,41 @@ static uint32_t starve_threshold(const amutex_t *m, const struct amutex_config *
 	return m->starve_ns ? m->starve_ns : c->starve_ns;
 }
 
-/* sema_trytake: take a posted token. Acquire: paired with sema_post. */
-static int sema_trytake(amutex_t *m)
-{
-	uint32_t v = load(&m->sema);
+/*
+ * The futex word `sema`: tokens in the low byte, a post sequence above, so
+ * every post changes the word. A thread reads the word before the CAS that
+ * queues it and sleeps on that value first: a token posted before its CAS
+ * was committed to an older sleeper (sleepers = waiters + tokens), and the
+ * new sleeper must not take it. Without this, an unlocker that hands off
+ * and relocks at once takes back its own handoff before the receiver runs.
+ */
+#define TOKEN  1u
+#define TOKENS(w) AMUTEX_SEMA_TOKENS(w)
+#define POST   AMUTEX_SEMA_POST
 
-	while (v != 0)
-		if (cas(&m->sema, &v, v - 1, __ATOMIC_ACQUIRE))
+/* sema_trytake: take a posted token. Acquire: paired with sema_post. */
+static int sema_trytake(amutex_t *m, uint32_t w)
+{
+	while (TOKENS(w))
+		if (cas(&m->sema, &w, w - TOKEN, __ATOMIC_ACQUIRE))
 			return 1;
 	return 0;
 }
 
-/* sema_take: sleep until a token is ours, or ETIMEDOUT. */
-static int sema_take(amutex_t *m, const struct timespec *abs)
+/*
+ * sema_take: sleep until a token is ours, or ETIMEDOUT. seen: the word as
+ * read before queueing (any token in it is an older sleeper's), or as read
+ * with no token in it.
+ */
+static int sema_take(amutex_t *m, uint32_t seen, const struct timespec *abs)
 {
 	for (;;) {
-		if (sema_trytake(m))
-			return 0;
-		if (amutex__futex_wait(&m->sema, 0, abs) == ETIMEDOUT)
+		if (amutex__futex_wait(&m->sema, seen, abs) == ETIMEDOUT)
 			return ETIMEDOUT;
+		seen = __atomic_load_n(&m->sema, __ATOMIC_SEQ_CST);
+		while (TOKENS(seen))
+			if (cas(&m->sema, &seen, seen - TOKEN, __ATOMIC_ACQUIRE))
+				return 0;
 	}
 }
 
@@ -94,7 +110,7 @@ static int sema_take(amutex_t *m, const struct timespec *abs)
  */
 static void sema_post(amutex_t *m)
 {
-	__atomic_add_fetch(&m->sema, 1, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&m->sema, POST, __ATOMIC_SEQ_CST);
 	amutex__futex_wake(&m->sema, 1);
 }
 
@@ -107,7 +123,7 @@ static void wake_one(amutex_t *m, uint32_t old)
 	for (;;) {
 		if (WAITERS(old) == 0 || (old & (LOCKED | WOKEN | STARVING)))
 			return;
-		if (cas(&m->state, &old, (old - WAITER) | WOKEN, __ATOMIC_RELAXED)) {
+		if (cas(&m->state, &old, (old - WAITER) | WOKEN, __ATOMIC_SEQ_CST)) {
 			sema_post(m);
 			return;
 		}
@@ -139,11 +155,13 @@ static int cancel_wait(amutex_t *m)
 	uint32_t old, new;
 
 	for (;;) {
-		if (sema_trytake(m))
+		uint32_t w = __atomic_load_n(&m->sema, __ATOMIC_SEQ_CST);
+
+		if (sema_trytake(m, w))
 			return 0;
 		old = load(&m->state);
 		if (WAITERS(old) == 0)
-			return sema_take(m, 0);
+			return sema_take(m, w - TOKENS(w), 0);
 		new = old - WAITER;
 		/*
 		 * The last waiter of a starving, held mutex ends starvation mode,
@@ -190,7 +208,7 @@ int amutex_lock_slow(amutex_t *m, const struct timespec *abs)
 	uint64_t first = stats ? amutex__now_ns() : 0, wait_start = 0;
 	int rounds = amutex__spin_rounds(m), iter = 0, spinning = 0;
 	int starving = 0, awoke = 0, slept = 0, spun = 0, entered = 0;
-	uint32_t old = load(&m->state), new;
+	uint32_t old = load(&m->state), new, seen;
 
 	for (;;) {
 		if ((old & (LOCKED | STARVING)) == LOCKED && iter < rounds &&
@@ -222,8 +240,14 @@ int amutex_lock_slow(amutex_t *m, const struct timespec *abs)
 			new |= STARVING;
 		if (awoke)
 			new &= ~WOKEN;
-		/* Acquire: paired with the release in amutex_unlock. */
-		if (!cas(&m->state, &old, new, __ATOMIC_ACQUIRE))
+		/*
+		 * Seq-cst, with the snapshot of sema before it and with the
+		 * poster's CAS and add: a post committed after our CAS changes
+		 * the word we will sleep on. Acquire: paired with the release
+		 * in amutex_unlock.
+		 */
+		seen = __atomic_load_n(&m->sema, __ATOMIC_SEQ_CST);
+		if (!cas(&m->state, &old, new, __ATOMIC_SEQ_CST))
 			continue;
 		if (!(old & (LOCKED | STARVING)))
 			break;
@@ -240,7 +264,7 @@ int amutex_lock_slow(amutex_t *m, const struct timespec *abs)
 		}
 		if (!wait_start)
 			wait_start = amutex__now_ns();
-		if (sema_take(m, abs) != 0 && cancel_wait(m) != 0)
+		if (sema_take(m, seen, abs) != 0 && cancel_wait(m) != 0)
 			return give_up(m, 0, ETIMEDOUT);
 		slept = 1;
 		if (!starving)
@@ -297,7 +321,7 @@ void amutex_unlock_slow(amutex_t *m, uint32_t old)
 					amutex__stats_starving(m->stats, 0);
 				return;
 			}
-		} else if (cas(&m->state, &old, old - WAITER, __ATOMIC_RELAXED)) {
+		} else if (cas(&m->state, &old, old - WAITER, __ATOMIC_SEQ_CST)) {
 			sema_post(m);
 			return;
 		}

@@ -124,7 +124,7 @@ static void test_timedlock_held_mutex_returns_etimedout_and_leaves_no_waiter(voi
 	assert_int_equal(amutex_lock(&m), 0);
 	assert_int_equal(amutex_timedlock(&m, &ts), ETIMEDOUT);
 	assert_int_equal(m.state, AMUTEX_STATE_LOCKED);
-	assert_int_equal(m.sema, 0);
+	assert_int_equal(AMUTEX_SEMA_TOKENS(m.sema), 0);
 	assert_int_equal(amutex_unlock(&m), 0);
 	assert_int_equal(m.state, 0);
 }
@@ -183,7 +183,7 @@ static void test_timedlock_waits_until_unlocked(void **state)
 	assert_int_equal(amutex_unlock(&m), 0);
 	pthread_join(t, NULL);
 	assert_int_equal(m.state, 0);
-	assert_int_equal(m.sema, 0);
+	assert_int_equal(AMUTEX_SEMA_TOKENS(m.sema), 0);
 }
 
 static void test_lock_blocks_until_unlocked(void **state)

@@ -94,7 +94,7 @@ static uint64_t run(struct shared *s)
 static void assert_at_rest(const amutex_t *m, uint32_t idle)
 {
 	assert_int_equal(m->state, idle);
-	assert_int_equal(m->sema, 0);
+	assert_int_equal(AMUTEX_SEMA_TOKENS(m->sema), 0);
 }
 
 static void test_default_mutex_counter_is_exact(void **state)

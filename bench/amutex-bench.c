@@ -50,6 +50,7 @@ struct params {
 	unsigned hold_us, pause_us;
 	unsigned cs_iters, think_iters;
 	unsigned cpus;
+	int sleep_pause;	/* hog: waiters sleep (I/O-like) instead of computing */
 };
 
 struct result {
@@ -134,8 +135,13 @@ thread_body(struct thread_arg *a, const struct bench_lock *l)
 		x = work(x, p->cs_iters);
 		l->unlock(a->lock);
 		a->ops++;
-		if (p->scenario == HOG)
+		if (p->scenario == HOG && p->sleep_pause) {
+			struct timespec d = { 0, (long)p->pause_us * 1000 };
+
+			nanosleep(&d, NULL);
+		} else if (p->scenario == HOG) {
 			busy_ns(p->pause_us * 1000ull);
+		}
 		else
 			x = work(x, p->think_iters);
 	}
@@ -231,12 +237,13 @@ static void report(const struct params *p, const struct bench_lock *l,
 	uint64_t p999 = amutex_hist_quantile(&r->wait, 0.999);
 
 	printf("SUMMARY scenario=%s lock=%s threads=%d cpus=%u duration_ms=%u "
-	       "hold_us=%u pause_us=%u cs_iters=%u think_iters=%u ops=%llu "
+	       "hold_us=%u pause_us=%u pause=%s cs_iters=%u think_iters=%u ops=%llu "
 	       "ops_per_sec=%.0f wait_p50_ns=%llu wait_p99_ns=%llu "
 	       "wait_p999_ns=%llu wait_max_ns=%llu waits=%llu fairness=%.3f "
 	       "ops_min=%llu ops_max=%llu counter_ok=%d\n",
 	       scenario_names[p->scenario], l->name, p->threads, p->cpus,
-	       p->duration_ms, p->hold_us, p->pause_us, p->cs_iters,
+	       p->duration_ms, p->hold_us, p->pause_us,
+	       p->sleep_pause ? "sleep" : "busy", p->cs_iters,
 	       p->think_iters, (unsigned long long)r->ops, rate,
 	       (unsigned long long)p50, (unsigned long long)p99,
 	       (unsigned long long)p999, (unsigned long long)r->wait.max_ns,
@@ -248,13 +255,14 @@ static void report(const struct params *p, const struct bench_lock *l,
 		return;
 	fprintf(json, "%s\n  {\"scenario\": \"%s\", \"lock\": \"%s\", \"threads\": %d, "
 		"\"cpus\": %u, \"duration_ms\": %u, \"hold_us\": %u, \"pause_us\": %u, "
+		"\"pause\": \"%s\", "
 		"\"cs_iters\": %u, \"think_iters\": %u, \"ops\": %llu, "
 		"\"ops_per_sec\": %.0f, \"wait_p50_ns\": %llu, \"wait_p99_ns\": %llu, "
 		"\"wait_p999_ns\": %llu, \"wait_max_ns\": %llu, \"waits\": %llu, "
 		"\"fairness\": %.4f, \"counter_ok\": %s}",
 		json_first ? "" : ",", scenario_names[p->scenario], l->name,
 		p->threads, p->cpus, p->duration_ms, p->hold_us, p->pause_us,
-		p->cs_iters, p->think_iters, (unsigned long long)r->ops, rate,
+		p->sleep_pause ? "sleep" : "busy", p->cs_iters, p->think_iters, (unsigned long long)r->ops, rate,
 		(unsigned long long)p50, (unsigned long long)p99,
 		(unsigned long long)p999, (unsigned long long)r->wait.max_ns,
 		(unsigned long long)r->wait.count, fair,
@@ -274,6 +282,7 @@ static void usage(FILE *f)
 "  --duration-ms MS  per run (default 1000)\n"
 "  --hold-us US      hog: hold time (default 30)\n"
 "  --pause-us US     hog: waiters' pause between acquisitions (default 10)\n"
+"  --sleep-pause     hog: waiters sleep through the pause instead of computing\n"
 "  --cs-iters N      contended: work inside the lock (default 20)\n"
 "  --think-iters N   contended: work outside the lock (default 100)\n"
 "  --cpus N          run on the first N CPUs of the affinity mask\n"
@@ -323,9 +332,9 @@ int main(int argc, char **argv)
 		{ "duration-ms", 1, 0, 'd' }, { "hold-us", 1, 0, 'H' },
 		{ "pause-us", 1, 0, 'P' }, { "cs-iters", 1, 0, 'c' },
 		{ "think-iters", 1, 0, 'k' }, { "cpus", 1, 0, 'C' },
-		{ "json", 1, 0, 'j' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "json", 1, 0, 'j' }, { "sleep-pause", 0, 0, 'S' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
-	struct params p = { CONTENDED, 0, 1000, 30, 10, 20, 100, 0 };
+	struct params p = { CONTENDED, 0, 1000, 30, 10, 20, 100, 0, 0 };
 	const char *locks = "amutex,pthread,adaptive";
 	unsigned threads = 0, waiters = 1, cpus = 0;
 	int o, failed = 0;
@@ -359,6 +368,7 @@ int main(int argc, char **argv)
 			}
 			fputs("[", json);
 			break;
+		case 'S': p.sleep_pause = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: bad = 1;
 		}

@@ -226,6 +226,34 @@ static int run(const struct params *p, const struct bench_lock *l,
 
 static FILE *json;
 static int json_first = 1;
+static int table;
+
+/* A duration as a person reads it: 137 ns, 1.3 ms, 2.40 s. */
+static const char *human_ns(uint64_t ns, char *buf, size_t len)
+{
+	if (ns < 1000)
+		snprintf(buf, len, "%llu ns", (unsigned long long)ns);
+	else if (ns < 1000000)
+		snprintf(buf, len, "%.1f us", (double)ns / 1e3);
+	else if (ns < 1000000000)
+		snprintf(buf, len, "%.1f ms", (double)ns / 1e6);
+	else
+		snprintf(buf, len, "%.2f s", (double)ns / 1e9);
+	return buf;
+}
+
+static void table_row(const struct bench_lock *l, const struct result *r)
+{
+	char a[32], b[32], c[32];
+	double fair = r->ops_max ? (double)r->ops_min / (double)r->ops_max : 1.0;
+
+	printf("  %-14s %12.0f %12s %12s %12s %9.2f  %s\n", l->name,
+	       (double)r->ops / r->secs,
+	       human_ns(amutex_hist_quantile(&r->wait, 0.5), a, sizeof(a)),
+	       human_ns(amutex_hist_quantile(&r->wait, 0.99), b, sizeof(b)),
+	       human_ns(r->wait.max_ns, c, sizeof(c)), fair,
+	       r->counter_ok ? "exact" : "WRONG");
+}
 
 static void report(const struct params *p, const struct bench_lock *l,
 		   const struct result *r)
@@ -236,20 +264,23 @@ static void report(const struct params *p, const struct bench_lock *l,
 	uint64_t p99 = amutex_hist_quantile(&r->wait, 0.99);
 	uint64_t p999 = amutex_hist_quantile(&r->wait, 0.999);
 
-	printf("SUMMARY scenario=%s lock=%s threads=%d cpus=%u duration_ms=%u "
-	       "hold_us=%u pause_us=%u pause=%s cs_iters=%u think_iters=%u ops=%llu "
-	       "ops_per_sec=%.0f wait_p50_ns=%llu wait_p99_ns=%llu "
-	       "wait_p999_ns=%llu wait_max_ns=%llu waits=%llu fairness=%.3f "
-	       "ops_min=%llu ops_max=%llu counter_ok=%d\n",
-	       scenario_names[p->scenario], l->name, p->threads, p->cpus,
-	       p->duration_ms, p->hold_us, p->pause_us,
-	       p->sleep_pause ? "sleep" : "busy", p->cs_iters,
-	       p->think_iters, (unsigned long long)r->ops, rate,
-	       (unsigned long long)p50, (unsigned long long)p99,
-	       (unsigned long long)p999, (unsigned long long)r->wait.max_ns,
-	       (unsigned long long)r->wait.count, fair,
-	       (unsigned long long)r->ops_min, (unsigned long long)r->ops_max,
-	       r->counter_ok);
+	if (table)
+		table_row(l, r);
+	else
+		printf("SUMMARY scenario=%s lock=%s threads=%d cpus=%u duration_ms=%u "
+		       "hold_us=%u pause_us=%u pause=%s cs_iters=%u think_iters=%u ops=%llu "
+		       "ops_per_sec=%.0f wait_p50_ns=%llu wait_p99_ns=%llu "
+		       "wait_p999_ns=%llu wait_max_ns=%llu waits=%llu fairness=%.3f "
+		       "ops_min=%llu ops_max=%llu counter_ok=%d\n",
+		       scenario_names[p->scenario], l->name, p->threads, p->cpus,
+		       p->duration_ms, p->hold_us, p->pause_us,
+		       p->sleep_pause ? "sleep" : "busy", p->cs_iters,
+		       p->think_iters, (unsigned long long)r->ops, rate,
+		       (unsigned long long)p50, (unsigned long long)p99,
+		       (unsigned long long)p999, (unsigned long long)r->wait.max_ns,
+		       (unsigned long long)r->wait.count, fair,
+		       (unsigned long long)r->ops_min, (unsigned long long)r->ops_max,
+		       r->counter_ok);
 	fflush(stdout);
 	if (!json)
 		return;
@@ -286,7 +317,8 @@ static void usage(FILE *f)
 "  --cs-iters N      contended: work inside the lock (default 20)\n"
 "  --think-iters N   contended: work outside the lock (default 100)\n"
 "  --cpus N          run on the first N CPUs of the affinity mask\n"
-"  --json FILE       also write the results as a JSON array\n");
+"  --json FILE       also write the results as a JSON array\n"
+"  --table           a table for people instead of SUMMARY lines\n");
 }
 
 static int parse_uint(const char *opt, const char *s, unsigned max, unsigned *out)
@@ -332,7 +364,8 @@ int main(int argc, char **argv)
 		{ "duration-ms", 1, 0, 'd' }, { "hold-us", 1, 0, 'H' },
 		{ "pause-us", 1, 0, 'P' }, { "cs-iters", 1, 0, 'c' },
 		{ "think-iters", 1, 0, 'k' }, { "cpus", 1, 0, 'C' },
-		{ "json", 1, 0, 'j' }, { "sleep-pause", 0, 0, 'S' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "json", 1, 0, 'j' }, { "sleep-pause", 0, 0, 'S' },
+		{ "table", 0, 0, 'T' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	struct params p = { CONTENDED, 0, 1000, 30, 10, 20, 100, 0, 0 };
 	const char *locks = "amutex,pthread,adaptive";
@@ -369,6 +402,7 @@ int main(int argc, char **argv)
 			fputs("[", json);
 			break;
 		case 'S': p.sleep_pause = 1; break;
+		case 'T': table = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: bad = 1;
 		}
@@ -382,6 +416,9 @@ int main(int argc, char **argv)
 		    p.scenario == HOG ? (int)waiters + 1 :
 		    threads ? (int)threads : (int)p.cpus;
 
+	if (table)
+		printf("  %-14s %12s %12s %12s %12s %9s  %s\n", "lock", "locks/s",
+		       "wait p50", "wait p99", "wait max", "fairness", "counter");
 	for (const char *s = locks; *s;) {
 		size_t n = strcspn(s, ",");
 		const struct bench_lock *l = NULL;

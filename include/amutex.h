@@ -95,12 +95,17 @@ typedef struct amutex {
 #define AMUTEX_SPIN_OFF     0
 #define AMUTEX_SPIN_MAX     1000	/* rounds of 30 pauses */
 
+struct amutex_hooks;
+
+/* Fields are private: use the calls below (and those in amutex/stats.h). */
 typedef struct amutex_attr {
 	uint64_t starve_ns;
 	int spin;
 	int stats;
+	const char *name;
+	const struct amutex_hooks *hooks;
+	int hold_times;
 	uint32_t magic;
-	uint32_t reserved;
 } amutex_attr_t;
 
 AMUTEX_API int amutex_attr_init(amutex_attr_t *attr);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <amutex/stats.h>
 
 int amutex_attr_init(amutex_attr_t *attr)
 {
@@ -70,5 +71,35 @@ int amutex_attr_getstats(const amutex_attr_t *attr, int *on)
 	if (attr->magic != AMUTEX_ATTR_MAGIC)
 		return EINVAL;
 	*on = attr->stats;
+	return 0;
+}
+
+int amutex_attr_setname(amutex_attr_t *attr, const char *name)
+{
+	if (attr->magic != AMUTEX_ATTR_MAGIC || !name || !*name ||
+	    strlen(name) > AMUTEX_NAME_MAX)
+		return EINVAL;
+	attr->name = name;
+	attr->stats = 1;
+	return 0;
+}
+
+int amutex_attr_setholdtimes(amutex_attr_t *attr, int on)
+{
+	if (attr->magic != AMUTEX_ATTR_MAGIC || (on != 0 && on != 1))
+		return EINVAL;
+	attr->hold_times = on;
+	if (on)
+		attr->stats = 1;
+	return 0;
+}
+
+int amutex_attr_sethooks(amutex_attr_t *attr, const struct amutex_hooks *hooks)
+{
+	if (attr->magic != AMUTEX_ATTR_MAGIC)
+		return EINVAL;
+	attr->hooks = hooks;
+	if (hooks)
+		attr->stats = 1;
 	return 0;
 }

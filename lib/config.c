@@ -14,7 +14,7 @@ static struct amutex_config config;
 /* 0: not computed; 1: being computed; 2: ready. */
 static int config_state;
 
-int amutex__parse_duration(const char *s, uint64_t *ns)
+int amutex__parse_duration_max(const char *s, uint64_t max_ns, uint64_t *ns)
 {
 	static const struct { const char *unit; uint64_t mult; } units[] = {
 		{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000 },
@@ -22,10 +22,6 @@ int amutex__parse_duration(const char *s, uint64_t *ns)
 	uint64_t v = 0;
 	const char *p = s;
 
-	if (strcmp(s, "never") == 0 || strcmp(s, "off") == 0) {
-		*ns = AMUTEX_STARVATION_NEVER;
-		return 0;
-	}
 	if (*p < '0' || *p > '9')
 		return EINVAL;
 	for (; *p >= '0' && *p <= '9'; p++) {
@@ -36,12 +32,21 @@ int amutex__parse_duration(const char *s, uint64_t *ns)
 	for (unsigned i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(p, units[i].unit) != 0)
 			continue;
-		if (v == 0 || v > AMUTEX_STARVATION_MAX_NS / units[i].mult)
+		if (v == 0 || v > max_ns / units[i].mult)
 			return EINVAL;
 		*ns = v * units[i].mult;
 		return 0;
 	}
 	return EINVAL;
+}
+
+int amutex__parse_duration(const char *s, uint64_t *ns)
+{
+	if (strcmp(s, "never") == 0 || strcmp(s, "off") == 0) {
+		*ns = AMUTEX_STARVATION_NEVER;
+		return 0;
+	}
+	return amutex__parse_duration_max(s, AMUTEX_STARVATION_MAX_NS, ns);
 }
 
 int amutex__parse_spin(const char *s, int *spin)

@@ -6,7 +6,9 @@
  */
 #include "internal.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SUB AMUTEX_HIST_SUB_BITS
 #define LINEAR (2u << SUB)	/* values below this have a bucket each */
@@ -100,4 +102,50 @@ uint64_t amutex_hist_quantile(const amutex_hist_t *h, double q)
 		}
 	}
 	return h->max_ns;
+}
+
+struct amutex_hist_sharded {
+	unsigned shards;
+	/* Each shard starts on its own cache line: calloc'd 64-byte aligned. */
+	struct { amutex_hist_t h; } __attribute__((aligned(64))) shard[];
+};
+
+static unsigned next_shard;
+static __thread unsigned my_shard = ~0u;
+
+amutex_hist_sharded_t *amutex_hist_sharded_new(unsigned shards)
+{
+	amutex_hist_sharded_t *h;
+	size_t size;
+
+	if (shards == 0) {
+		long n = sysconf(_SC_NPROCESSORS_CONF);
+
+		shards = n > 0 ? (unsigned)n : 1;
+	}
+	size = sizeof(*h) + shards * sizeof(h->shard[0]);
+	if (!(h = aligned_alloc(64, (size + 63) & ~(size_t)63)))
+		return NULL;
+	memset(h, 0, size);
+	h->shards = shards;
+	return h;
+}
+
+void amutex_hist_sharded_free(amutex_hist_sharded_t *h)
+{
+	free(h);
+}
+
+void amutex_hist_sharded_record(amutex_hist_sharded_t *h, uint64_t ns)
+{
+	if (my_shard == ~0u)
+		my_shard = __atomic_fetch_add(&next_shard, 1, __ATOMIC_RELAXED);
+	amutex_hist_record(&h->shard[my_shard % h->shards].h, ns);
+}
+
+void amutex_hist_sharded_read(const amutex_hist_sharded_t *h, amutex_hist_t *out)
+{
+	amutex_hist_init(out);
+	for (unsigned i = 0; i < h->shards; i++)
+		amutex_hist_merge(out, &h->shard[i].h);
 }

@@ -103,22 +103,31 @@ static inline void amutex__cpu_relax(void)
 
 /*
  * Per-lock statistics block, allocated by amutex_init when asked for.
- * Counters of acquisitions, handoffs and starvation exits are written by
- * the thread that holds the lock, so a relaxed load and store suffice;
- * the others are written by waiters and use atomic adds. Readers take
- * relaxed snapshots.
+ * Counters of acquisitions and handoffs are written by the thread that
+ * holds the lock, so a relaxed load and store suffice; the others are
+ * written by waiters or releasers and use atomic operations. Readers
+ * (exporters, another thread) take relaxed snapshots. A named block is
+ * also in the registry, and is freed after an RCU grace period.
  */
+struct amutex_reg;
+
 struct amutex_stats {
 	uint64_t acquired_fast;
 	uint64_t acquired_spin;
 	uint64_t acquired_sleep;
 	uint64_t handoffs;
-	uint64_t starvation_exits;
-	uint64_t starvation_ns;
+	uint64_t starvation_exits;	/* atomic add */
+	uint64_t starvation_ns;		/* atomic add */
 	uint64_t timeouts;		/* atomic add */
 	uint64_t starvation_entries;	/* atomic add */
 	uint64_t starving_since;	/* ns; 0: not starving */
 	uint64_t peak_waiters;		/* atomic max */
+	const void *first_site;		/* set once, by CAS */
+	const amutex_t *lock;
+	const struct amutex_hooks *hooks;
+	char *name;			/* NULL: not registered */
+	struct amutex_reg *reg;
+	amutex_hist_t *hold;		/* NULL: hold times off */
 	amutex_hist_t wait;		/* holder-recorded */
 };
 
@@ -130,9 +139,36 @@ static inline void amutex__holder_inc(uint64_t *c)
 			 __ATOMIC_RELAXED);
 }
 
-hidden void amutex__stats_acquired(struct amutex_stats *s, enum amutex_path path,
-				   uint64_t wait_ns);
-hidden void amutex__stats_starving(struct amutex_stats *s, int entered);
+hidden struct amutex_stats *amutex__stats_new(const amutex_t *m, const amutex_attr_t *attr);
+/* Unregister (if named) and free, after readers are done. */
+hidden void amutex__stats_release(struct amutex_stats *s);
+hidden void amutex__stats_free(struct amutex_stats *s);
+hidden void amutex__stats_acquired(amutex_t *m, enum amutex_path path, uint64_t wait_ns);
+hidden void amutex__stats_released(amutex_t *m);
+hidden void amutex__stats_starving(amutex_t *m, int entered);
 hidden void amutex__stats_waiters(struct amutex_stats *s, uint32_t waiters);
+hidden void amutex__stats_contended_at(struct amutex_stats *s, const void *site);
+/* Snapshot without touching the mutex (it may be gone): starving from the clock. */
+hidden void amutex__stats_counters(const struct amutex_stats *s, struct amutex_counters *out);
+/* Starvation time so far, counting an episode still open at now. */
+hidden uint64_t amutex__stats_starving_ns(const struct amutex_stats *s, uint64_t now);
+
+/* The registry of named locks (lib/registry.c). */
+hidden int amutex__registry_add(struct amutex_stats *s);
+/* Remove; free s (and the entry) after an RCU grace period. */
+hidden void amutex__registry_remove(struct amutex_stats *s);
+/* Call fn for every registered lock inside one RCU read-side section. */
+hidden void amutex__registry_each(void (*fn)(void *arg, const struct amutex_stats *s), void *arg);
+
+/* Publishers and the watchdog stop (and write a last time) at exit. */
+hidden void amutex__stop_at_exit(void);
+/* AMUTEX_WATCH's syntax; 0 or EINVAL. w->report_path points into s. */
+hidden int amutex__parse_watch(const char *s, struct amutex_watch *w);
+
+/* "func+0x1c (libfoo.so)" or "0x7f..": for reports. */
+hidden void amutex__symbolize(const void *addr, char *buf, size_t len);
+
+/* Duration with a ceiling; 0 or EINVAL. "never" is not accepted here. */
+hidden int amutex__parse_duration_max(const char *s, uint64_t max_ns, uint64_t *ns);
 
 #endif /* AMUTEX_INTERNAL_H */

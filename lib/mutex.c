@@ -185,7 +185,7 @@ static int cancel_wait(amutex_t *m)
 			new &= ~STARVING;
 		if (cas(&m->state, &old, new, __ATOMIC_RELAXED)) {
 			if (m->stats && !(new & STARVING) && (old & STARVING))
-				amutex__stats_starving(m->stats, 0);
+				amutex__stats_starving(m, 0);
 			return ETIMEDOUT;
 		}
 	}
@@ -217,11 +217,20 @@ int amutex_lock_slow(amutex_t *m, const struct timespec *abs)
 {
 	const struct amutex_config *c = amutex__config();
 	struct amutex_stats *stats = m->stats;
-	uint64_t first = stats ? amutex__now_ns() : 0, wait_start = 0;
+	uint64_t first = 0, wait_start = 0;
 	int rounds = amutex__spin_rounds(m), iter = 0, spinning = 0;
 	int starving = 0, awoke = 0, slept = 0, spun = 0, entered = 0;
 	uint32_t old = load(&m->state), new, seen;
 
+	if (stats) {
+		/* Every operation of an observed mutex comes here: free is fast. */
+		if (!(old & (LOCKED | STARVING)) &&
+		    cas(&m->state, &old, old | LOCKED, __ATOMIC_ACQUIRE)) {
+			amutex__stats_acquired(m, AMUTEX_PATH_FAST, 0);
+			return 0;
+		}
+		first = amutex__now_ns();
+	}
 	for (;;) {
 		if ((old & (LOCKED | STARVING)) == LOCKED && iter < rounds &&
 		    (spinning || (spinning = spin_enter(c->cpus)))) {
@@ -273,13 +282,16 @@ int amutex_lock_slow(amutex_t *m, const struct timespec *abs)
 			entered = 1;
 		if (stats) {
 			if (entered == 1) {
-				amutex__stats_starving(stats, 1);
+				amutex__stats_starving(m, 1);
 				entered = 2;
 			}
 			amutex__stats_waiters(stats, WAITERS(new));
 		}
-		if (!wait_start)
+		if (!wait_start) {
 			wait_start = amutex__now_ns();
+			if (stats)
+				amutex__stats_contended_at(stats, __builtin_return_address(0));
+		}
 		if (sema_take(m, seen, abs) != 0 && cancel_wait(m) != 0)
 			return give_up(m, 0, ETIMEDOUT);
 		slept = 1;
@@ -301,7 +313,7 @@ int amutex_lock_slow(amutex_t *m, const struct timespec *abs)
 			if (stats) {
 				amutex__holder_inc(&stats->handoffs);
 				if (delta != LOCKED)
-					amutex__stats_starving(stats, 0);
+					amutex__stats_starving(m, 0);
 			}
 			break;
 		}
@@ -311,7 +323,7 @@ int amutex_lock_slow(amutex_t *m, const struct timespec *abs)
 
 	spin_leave(&spinning);
 	if (stats)
-		amutex__stats_acquired(stats,
+		amutex__stats_acquired(m,
 			slept ? AMUTEX_PATH_SLEEP : spun ? AMUTEX_PATH_SPIN : AMUTEX_PATH_FAST,
 			slept || spun ? amutex__now_ns() - first : 0);
 	return 0;
@@ -325,6 +337,8 @@ int amutex_lock_slow(amutex_t *m, const struct timespec *abs)
  */
 void amutex_unlock_slow(amutex_t *m, uint32_t old)
 {
+	if (old & STATS)
+		amutex__stats_released(m);
 	if (!(old & STARVING)) {
 		wake_one(m, old);
 		return;
@@ -334,7 +348,7 @@ void amutex_unlock_slow(amutex_t *m, uint32_t old)
 			/* Everyone left (timed out): nobody to hand off to. */
 			if (cas(&m->state, &old, old & ~STARVING, __ATOMIC_RELAXED)) {
 				if (m->stats)
-					amutex__stats_starving(m->stats, 0);
+					amutex__stats_starving(m, 0);
 				return;
 			}
 		} else if (cas(&m->state, &old, old - WAITER, __ATOMIC_SEQ_CST)) {
@@ -364,10 +378,8 @@ int amutex_init(amutex_t *m, const amutex_attr_t *attr)
 			fresh.starve_ns = (uint32_t)attr->starve_ns;
 		fresh.spin = amutex__spin_encode(attr->spin);
 		if (attr->stats) {
-			fresh.stats = calloc(1, sizeof(*fresh.stats));
-			if (!fresh.stats)
+			if (!(fresh.stats = amutex__stats_new(m, attr)))
 				return ENOMEM;
-			amutex_hist_init(&fresh.stats->wait);
 			fresh.state = STATS;
 		}
 	}
@@ -379,7 +391,8 @@ int amutex_destroy(amutex_t *m)
 {
 	if (load(&m->state) & ~STATS)
 		return EBUSY;
-	free(m->stats);
+	if (m->stats)
+		amutex__stats_release(m->stats);
 	m->stats = 0;
 	m->state = 0;
 	return 0;

@@ -1,18 +1,88 @@
-/* Per-lock counters: recorded on slow paths only, read as snapshots. */
+/*
+ * Per-lock statistics and hooks: recorded on slow paths only (a mutex with
+ * statistics has AMUTEX_STATE_STATS set, which sends every operation out of
+ * line), read as relaxed snapshots.
+ */
 #include "internal.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define rd(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 
-void amutex__stats_acquired(struct amutex_stats *s, enum amutex_path path,
-			    uint64_t wait_ns)
+static const struct amutex_hooks *global_hooks;
+
+int amutex_hooks_set_global(const struct amutex_hooks *hooks)
 {
+	/* Release: paired with the acquire in each hook call below. */
+	__atomic_store_n(&global_hooks, hooks, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* Per-lock hooks first, then the global ones. */
+#define CALL_HOOKS(s, member, ...) do {					\
+	const struct amutex_hooks *h_ = (s)->hooks;			\
+	if (h_ && h_->member)						\
+		h_->member(h_->arg, __VA_ARGS__);			\
+	h_ = __atomic_load_n(&global_hooks, __ATOMIC_ACQUIRE);		\
+	if (h_ && h_->member)						\
+		h_->member(h_->arg, __VA_ARGS__);			\
+} while (0)
+
+/*
+ * Hold times: the acquiring thread notes when it took each observed lock
+ * here, and its unlock, which runs after the lock word is released, finds
+ * the note again. Thread-local, so the next owner cannot overwrite it.
+ * Deeper nesting than this is not timed.
+ */
+#define HELD_MAX 16
+static __thread struct { const amutex_t *m; uint64_t since; } held[HELD_MAX];
+static __thread unsigned nheld;
+
+struct amutex_stats *amutex__stats_new(const amutex_t *m, const amutex_attr_t *attr)
+{
+	struct amutex_stats *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->lock = m;
+	s->hooks = attr->hooks;
+	if (attr->hold_times && !(s->hold = calloc(1, sizeof(*s->hold))))
+		goto fail;
+	if (attr->name && !(s->name = strdup(attr->name)))
+		goto fail;
+	if (s->name && amutex__registry_add(s) != 0)
+		goto fail;
+	return s;
+fail:
+	amutex__stats_free(s);
+	return NULL;
+}
+
+void amutex__stats_free(struct amutex_stats *s)
+{
+	free(s->name);
+	free(s->hold);
+	free(s);
+}
+
+void amutex__stats_release(struct amutex_stats *s)
+{
+	if (s->reg)
+		amutex__registry_remove(s);
+	else
+		amutex__stats_free(s);
+}
+
+void amutex__stats_acquired(amutex_t *m, enum amutex_path path, uint64_t wait_ns)
+{
+	struct amutex_stats *s = m->stats;
+
 	switch (path) {
 	case AMUTEX_PATH_FAST:
 		amutex__holder_inc(&s->acquired_fast);
-		return;
+		break;
 	case AMUTEX_PATH_SPIN:
 		amutex__holder_inc(&s->acquired_spin);
 		break;
@@ -20,12 +90,34 @@ void amutex__stats_acquired(struct amutex_stats *s, enum amutex_path path,
 		amutex__holder_inc(&s->acquired_sleep);
 		break;
 	}
-	amutex_hist_record(&s->wait, wait_ns);
+	if (path != AMUTEX_PATH_FAST) {
+		amutex_hist_record(&s->wait, wait_ns);
+		CALL_HOOKS(s, contended, m, s->name, wait_ns);
+	}
+	if (s->hold && nheld < HELD_MAX) {
+		held[nheld].m = m;
+		held[nheld++].since = amutex__now_ns();
+	}
 }
 
 void amutex_stats_trylocked(amutex_t *m)
 {
-	amutex__holder_inc(&m->stats->acquired_fast);
+	amutex__stats_acquired(m, AMUTEX_PATH_FAST, 0);
+}
+
+void amutex__stats_released(amutex_t *m)
+{
+	struct amutex_stats *s = m->stats;
+
+	if (!s->hold)
+		return;
+	for (unsigned i = nheld; i-- > 0;) {
+		if (held[i].m != m)
+			continue;
+		amutex_hist_record(s->hold, amutex__now_ns() - held[i].since);
+		held[i] = held[--nheld];
+		return;
+	}
 }
 
 /*
@@ -33,19 +125,31 @@ void amutex_stats_trylocked(amutex_t *m)
  * thread whose CAS cleared it. The clock is stored after the entering CAS,
  * so an exit racing within those instructions loses that episode's time.
  */
-void amutex__stats_starving(struct amutex_stats *s, int entered)
+void amutex__stats_starving(amutex_t *m, int entered)
 {
-	uint64_t now = amutex__now_ns(), since;
+	struct amutex_stats *s = m->stats;
+	uint64_t now = amutex__now_ns(), since, ns = 0;
 
 	if (entered) {
 		__atomic_add_fetch(&s->starvation_entries, 1, __ATOMIC_RELAXED);
 		__atomic_store_n(&s->starving_since, now, __ATOMIC_RELAXED);
+		CALL_HOOKS(s, starvation_enter, m, s->name);
 		return;
 	}
 	__atomic_add_fetch(&s->starvation_exits, 1, __ATOMIC_RELAXED);
 	since = __atomic_exchange_n(&s->starving_since, 0, __ATOMIC_RELAXED);
-	if (since && now > since)
-		__atomic_add_fetch(&s->starvation_ns, now - since, __ATOMIC_RELAXED);
+	if (since && now > since) {
+		ns = now - since;
+		__atomic_add_fetch(&s->starvation_ns, ns, __ATOMIC_RELAXED);
+	}
+	CALL_HOOKS(s, starvation_exit, m, s->name, ns);
+}
+
+uint64_t amutex__stats_starving_ns(const struct amutex_stats *s, uint64_t now)
+{
+	uint64_t total = rd(&s->starvation_ns), since = rd(&s->starving_since);
+
+	return since && now > since ? total + (now - since) : total;
 }
 
 void amutex__stats_waiters(struct amutex_stats *s, uint32_t waiters)
@@ -57,12 +161,26 @@ void amutex__stats_waiters(struct amutex_stats *s, uint32_t waiters)
 		;
 }
 
+void amutex__stats_contended_at(struct amutex_stats *s, const void *site)
+{
+	const void *none = NULL;
+
+	if (!rd(&s->first_site))
+		__atomic_compare_exchange_n(&s->first_site, &none, site, 0,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
 int amutex_stats_read(const amutex_t *m, struct amutex_counters *out)
 {
-	const struct amutex_stats *s = m->stats;
-
-	if (!s)
+	if (!m->stats)
 		return ENOTSUP;
+	amutex__stats_counters(m->stats, out);
+	out->starving = (rd(&m->state) & AMUTEX_STATE_STARVING) != 0;
+	return 0;
+}
+
+void amutex__stats_counters(const struct amutex_stats *s, struct amutex_counters *out)
+{
 	memset(out, 0, sizeof(*out));
 	out->acquired_fast = rd(&s->acquired_fast);
 	out->acquired_spin = rd(&s->acquired_spin);
@@ -73,8 +191,8 @@ int amutex_stats_read(const amutex_t *m, struct amutex_counters *out)
 	out->starvation_exits = rd(&s->starvation_exits);
 	out->starvation_ns = rd(&s->starvation_ns);
 	out->peak_waiters = rd(&s->peak_waiters);
-	out->starving = (rd(&m->state) & AMUTEX_STATE_STARVING) != 0;
-	return 0;
+	out->starving = rd(&s->starving_since) != 0;
+	out->first_contended_site = rd(&s->first_site);
 }
 
 int amutex_stats_wait_hist(const amutex_t *m, amutex_hist_t *out)
@@ -83,5 +201,14 @@ int amutex_stats_wait_hist(const amutex_t *m, amutex_hist_t *out)
 		return ENOTSUP;
 	amutex_hist_init(out);
 	amutex_hist_merge(out, &m->stats->wait);
+	return 0;
+}
+
+int amutex_stats_hold_hist(const amutex_t *m, amutex_hist_t *out)
+{
+	if (!m->stats || !m->stats->hold)
+		return ENOTSUP;
+	amutex_hist_init(out);
+	amutex_hist_merge(out, m->stats->hold);
 	return 0;
 }

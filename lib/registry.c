@@ -1,0 +1,155 @@
+/*
+ * The registry of named locks: a liburcu lock-free hash table (rculfhash)
+ * keyed by the lock's address, with the urcu-bp flavor, so exporters read
+ * it while lock users go on, and neither they nor the host program's
+ * threads register with RCU. A removed entry, and the statistics it points
+ * to, are freed by call_rcu once no exporter can still see them.
+ *
+ * liburcu: the hash table starts a resize thread, the first call_rcu a
+ * callback thread; both appear in the host program, and only once a lock
+ * has been named.
+ */
+#include "internal.h"
+
+#include <urcu-bp.h>
+#include <urcu/rculfhash.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct amutex_reg {
+	struct cds_lfht_node node;
+	struct rcu_head rcu;
+	struct amutex_stats *stats;
+	int retired;	/* release by the remover, acquire by the freer */
+};
+
+static struct cds_lfht *table;
+static size_t registered;
+
+static unsigned long hash_key(const void *key)
+{
+	uint64_t x = (uint64_t)(uintptr_t)key;
+
+	/* splitmix64's finalizer: addresses differ in few low bits. */
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return (unsigned long)(x ^ (x >> 31));
+}
+
+static struct cds_lfht *get_table(void)
+{
+	struct cds_lfht *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE), *none = NULL;
+
+	if (t)
+		return t;
+	t = cds_lfht_new_flavor(64, 64, 0, CDS_LFHT_AUTO_RESIZE,
+				&urcu_bp_flavor, NULL);
+	if (!t)
+		return NULL;
+	/* Two first registrations race: the loser's table is destroyed unused. */
+	if (!__atomic_compare_exchange_n(&table, &none, t, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		cds_lfht_destroy(t, NULL);
+		return none;
+	}
+	return t;
+}
+
+int amutex__registry_add(struct amutex_stats *s)
+{
+	struct cds_lfht *t = get_table();
+	struct amutex_reg *r;
+
+	if (!t || !(r = calloc(1, sizeof(*r))))
+		return ENOMEM;
+	/*
+	 * Release, paired with the acquire in amutex__registry_each: the
+	 * statistics' initialization happens before any reader's use. (The
+	 * table publishes with its own barriers; this pair states the order in
+	 * C11 terms, which is also what ThreadSanitizer can see.)
+	 */
+	s->reg = r;
+	__atomic_store_n(&r->stats, s, __ATOMIC_RELEASE);
+	cds_lfht_node_init(&r->node);
+	urcu_bp_read_lock();
+	cds_lfht_add(t, hash_key(s->lock), &r->node);
+	urcu_bp_read_unlock();
+	__atomic_add_fetch(&registered, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/*
+ * Readers that left their read-side section: each adds 1 with release; a
+ * grace period later, the freer reads it with acquire, so every read of an
+ * entry happens before its free in C11 terms too, not only by RCU's
+ * guarantee (which ThreadSanitizer cannot see through liburcu).
+ */
+static unsigned long readers_done;
+
+static void free_entry(struct rcu_head *head)
+{
+	struct amutex_reg *r = caa_container_of(head, struct amutex_reg, rcu);
+
+	(void)__atomic_load_n(&readers_done, __ATOMIC_ACQUIRE);
+	(void)__atomic_load_n(&r->retired, __ATOMIC_ACQUIRE);
+
+	amutex__stats_free(r->stats);
+	free(r);
+}
+
+void amutex__registry_remove(struct amutex_stats *s)
+{
+	struct amutex_reg *r = s->reg;
+
+	urcu_bp_read_lock();
+	cds_lfht_del(table, &r->node);
+	urcu_bp_read_unlock();
+	__atomic_sub_fetch(&registered, 1, __ATOMIC_RELAXED);
+	/* The owner's last uses of the statistics happen before the free. */
+	__atomic_store_n(&r->retired, 1, __ATOMIC_RELEASE);
+	urcu_bp_call_rcu(&r->rcu, free_entry);
+}
+
+void amutex__registry_each(void (*fn)(void *arg, const struct amutex_stats *s), void *arg)
+{
+	struct cds_lfht *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+	struct cds_lfht_iter iter;
+	struct amutex_reg *r;
+
+	if (!t)
+		return;
+	urcu_bp_read_lock();
+	cds_lfht_for_each_entry(t, &iter, r, node)
+		fn(arg, __atomic_load_n(&r->stats, __ATOMIC_ACQUIRE));
+	urcu_bp_read_unlock();
+	__atomic_fetch_add(&readers_done, 1, __ATOMIC_RELEASE);
+}
+
+size_t amutex_registry_size(void)
+{
+	return __atomic_load_n(&registered, __ATOMIC_RELAXED);
+}
+
+void amutex__symbolize(const void *addr, char *buf, size_t len)
+{
+	Dl_info info;
+
+	if (!addr) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	if (dladdr(addr, &info) && info.dli_sname)
+		snprintf(buf, len, "%s+0x%lx (%s)", info.dli_sname,
+			 (unsigned long)((const char *)addr - (const char *)info.dli_saddr),
+			 info.dli_fname ? info.dli_fname : "?");
+	else if (dladdr(addr, &info) && info.dli_fname)
+		snprintf(buf, len, "%s+0x%lx", info.dli_fname,
+			 (unsigned long)((const char *)addr - (const char *)info.dli_fbase));
+	else
+		snprintf(buf, len, "%p", addr);
+}

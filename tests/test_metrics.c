@@ -260,7 +260,7 @@ static void test_hooks_see_each_contended_wait_and_starvation_episode(void **sta
 	assert_int_equal(amutex_init(&m, &a), 0);
 	amutex_hooks_set_global(&ghooks);
 	/* Bounded in rounds, not time: until a starvation episode has ended. */
-	for (int i = 0; i < 40; i++) {
+	for (int i = 0; i < 200; i++) {
 		contend(&m, 50);
 		amutex_stats_read(&m, &c);
 		if (c.starvation_exits > 0)

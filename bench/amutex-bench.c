@@ -36,6 +36,7 @@ struct bench_lock {
 
 #include "lock_amutex.h"
 #include "lock_amutex_normal.h"
+#include "lock_amutex_stats.h"
 #include "lock_pthread.h"
 #include "lock_adaptive.h"
 
@@ -153,6 +154,7 @@ thread_body(struct thread_arg *a, const struct bench_lock *l)
 	static void *thread_##l(void *v) { return thread_body(v, &l); }
 THREAD_FOR(lock_amutex)
 THREAD_FOR(lock_amutex_normal)
+THREAD_FOR(lock_amutex_stats)
 THREAD_FOR(lock_pthread)
 THREAD_FOR(lock_adaptive)
 
@@ -164,6 +166,7 @@ static const struct {
 	{ &lock_pthread, thread_lock_pthread },
 	{ &lock_adaptive, thread_lock_adaptive },
 	{ &lock_amutex_normal, thread_lock_amutex_normal },
+	{ &lock_amutex_stats, thread_lock_amutex_stats },
 };
 
 static int run(const struct params *p, const struct bench_lock *l,
@@ -308,7 +311,7 @@ static void usage(FILE *f)
 "  --scenario S      uncontended, contended or hog (default contended)\n"
 "  --threads N       contended: threads (default: CPUs)\n"
 "  --waiters N       hog: threads besides the hog (default 1)\n"
-"  --locks L,L       of amutex, pthread, adaptive, amutex-normal\n"
+"  --locks L,L       of amutex, pthread, adaptive, amutex-normal, amutex-stats\n"
 "                    (default amutex,pthread,adaptive)\n"
 "  --duration-ms MS  per run (default 1000)\n"
 "  --hold-us US      hog: hold time (default 30)\n"

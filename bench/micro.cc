@@ -1,6 +1,7 @@
 // google-benchmark micro-benchmarks: an uncontended lock+unlock pair and a
 // contended pair by thread count, amutex beside glibc's pthread mutex.
 #include <amutex.h>
+#include <amutex/stats.h>
 #include <benchmark/benchmark.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -43,7 +44,61 @@ void BM_pthread_pair(benchmark::State &state)
 		static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
+amutex_hist_t g_hist;
+
+// The cost of recording one wait: what a contended acquisition of a lock
+// with statistics pays for its histogram.
+void BM_hist_record(benchmark::State &state)
+{
+	uint64_t v = 12345;
+
+	for (auto _ : state) {
+		amutex_hist_record(&g_hist, v);
+		v = v * 6364136223846793005ull + 1442695040888963407ull;
+		v >>= 40;	// spread over 1 ns .. 16 ms
+	}
+}
+
+// The same for a histogram written by one thread at a time: what a lock's
+// wait histogram costs its new holder.
+void BM_hist_record_excl(benchmark::State &state)
+{
+	uint64_t v = 12345;
+
+	for (auto _ : state) {
+		amutex_hist_record_excl(&g_hist, v);
+		v = v * 6364136223846793005ull + 1442695040888963407ull;
+		v >>= 40;
+	}
+}
+
+amutex_t g_observed;
+
+// An uncontended pair on a named lock: statistics on.
+void BM_amutex_stats_pair(benchmark::State &state)
+{
+	for (auto _ : state) {
+		amutex_lock(&g_observed);
+		benchmark::DoNotOptimize(++g_counter);
+		amutex_unlock(&g_observed);
+	}
+	state.counters["pairs"] = benchmark::Counter(
+		static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+const bool observed_ready = [] {
+	amutex_attr_t a;
+
+	amutex_attr_init(&a);
+	amutex_attr_setname(&a, "micro");
+	return amutex_init(&g_observed, &a) == 0;
+}();
+
 }  // namespace
+
+BENCHMARK(BM_hist_record);
+BENCHMARK(BM_hist_record_excl);
+BENCHMARK(BM_amutex_stats_pair);
 
 BENCHMARK(BM_amutex_pair);
 BENCHMARK(BM_pthread_pair);

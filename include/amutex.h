@@ -42,11 +42,13 @@ extern "C" {
  *                        Set only by a waiter that saw LOCKED and has waited
  *                        longer than the threshold.
  *   bit 3      STATS     constant for the mutex's life: statistics are on.
- *                        It keeps the word non-zero, so the inline fast
- *                        paths (CAS from 0, unlock to 0) fail and every
- *                        operation of an observed mutex goes out of line,
- *                        while a mutex without stats pays nothing at all.
- *   bits 4-31  waiters   threads queued on the futex word `sema` that have
+ *                        It keeps the word non-zero, so the first CAS from 0
+ *                        fails; the fast paths then retry from STATS and
+ *                        count the acquisition inline. A mutex without
+ *                        statistics never reaches that code.
+ *   bit 4      TIMED     constant: hold times are kept too. Every operation
+ *                        of such a mutex goes out of line, to read the clock.
+ *   bits 5-31  waiters   threads queued on the futex word `sema` that have
  *                        no wake token yet. Whoever posts a token to `sema`
  *                        takes one off this count in the same CAS, so
  *                        sleepers = waiters + tokens at every instant.
@@ -57,16 +59,33 @@ extern "C" {
 #define AMUTEX_STATE_WOKEN    2u
 #define AMUTEX_STATE_STARVING 4u
 #define AMUTEX_STATE_STATS    8u
+#define AMUTEX_STATE_TIMED    16u
 /*
  * The futex word (amutex_t.sema): bits 0-7 count posted wake tokens (at most
  * one is ever outstanding), bits 8-31 count posts, so each post changes it.
  */
 #define AMUTEX_SEMA_TOKENS(w) ((w) & 0xffu)
 #define AMUTEX_SEMA_POST      0x101u
-#define AMUTEX_STATE_WAITER_SHIFT 4
+#define AMUTEX_STATE_WAITER_SHIFT 5
 #define AMUTEX_STATE_WAITER   (1u << AMUTEX_STATE_WAITER_SHIFT)
 
 struct amutex_stats;
+
+/*
+ * The statistics block starts with this: the fast paths of an observed
+ * mutex count their acquisitions here, inline, as its holder (a relaxed
+ * load and store; nobody else writes it).
+ */
+struct amutex_stats_head {
+	uint64_t acquired_fast;
+};
+
+static inline void amutex_count_fast_(struct amutex_stats *s)
+{
+	uint64_t *c = &((struct amutex_stats_head *)(void *)s)->acquired_fast;
+
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
 
 /*
  * amutex_t: 24 bytes, embeddable, all-zero = unlocked default mutex.
@@ -144,8 +163,10 @@ static inline int amutex_trylock(amutex_t *m)
 		if (__atomic_compare_exchange_n(&m->state, &old,
 				old | AMUTEX_STATE_LOCKED, 0,
 				__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-			if (__builtin_expect(old & AMUTEX_STATE_STATS, 0))
+			if (__builtin_expect(old & AMUTEX_STATE_TIMED, 0))
 				amutex_stats_trylocked(m);
+			else if (__builtin_expect(old & AMUTEX_STATE_STATS, 0))
+				amutex_count_fast_(m->stats);
 			return 0;
 		}
 	}
@@ -158,13 +179,20 @@ static inline int amutex_trylock(amutex_t *m)
  */
 static inline int amutex_lock(amutex_t *m)
 {
-	uint32_t zero = 0;
+	uint32_t old = 0;
 
 	/* Acquire: paired with the release in amutex_unlock. */
-	if (__builtin_expect(__atomic_compare_exchange_n(&m->state, &zero,
+	if (__builtin_expect(__atomic_compare_exchange_n(&m->state, &old,
 			AMUTEX_STATE_LOCKED, 0, __ATOMIC_ACQUIRE,
 			__ATOMIC_RELAXED), 1))
 		return 0;
+	/* An observed mutex, free: retry from its resting word. */
+	if (old == AMUTEX_STATE_STATS && __atomic_compare_exchange_n(&m->state,
+			&old, AMUTEX_STATE_STATS | AMUTEX_STATE_LOCKED, 0,
+			__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+		amutex_count_fast_(m->stats);
+		return 0;
+	}
 	return amutex_lock_slow(m, 0);
 }
 
@@ -176,9 +204,9 @@ static inline int amutex_lock(amutex_t *m)
  */
 static inline int amutex_timedlock(amutex_t *m, const struct timespec *abs_mono)
 {
-	uint32_t zero = 0;
+	uint32_t old = 0;
 
-	if (__atomic_compare_exchange_n(&m->state, &zero, AMUTEX_STATE_LOCKED,
+	if (__atomic_compare_exchange_n(&m->state, &old, AMUTEX_STATE_LOCKED,
 			0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return 0;
 	return amutex_lock_slow(m, abs_mono);
@@ -194,7 +222,7 @@ static inline int amutex_unlock(amutex_t *m)
 	uint32_t state = __atomic_sub_fetch(&m->state, AMUTEX_STATE_LOCKED,
 					    __ATOMIC_RELEASE);
 
-	if (__builtin_expect(state != 0, 0)) {
+	if (__builtin_expect(state != 0, 0) && state != AMUTEX_STATE_STATS) {
 		if ((state + AMUTEX_STATE_LOCKED) & AMUTEX_STATE_LOCKED)
 			amutex_unlock_slow(m, state);
 		else

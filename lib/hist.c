@@ -60,6 +60,18 @@ void amutex_hist_record(amutex_hist_t *h, uint64_t ns)
 		;
 }
 
+#define bump(p, v) __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) + (v), \
+				   __ATOMIC_RELAXED)
+
+void amutex_hist_record_excl(amutex_hist_t *h, uint64_t ns)
+{
+	bump(&h->bucket[amutex_hist_index(ns)], 1);
+	bump(&h->count, 1);
+	bump(&h->sum_ns, ns);
+	if (ns > __atomic_load_n(&h->max_ns, __ATOMIC_RELAXED))
+		__atomic_store_n(&h->max_ns, ns, __ATOMIC_RELAXED);
+}
+
 void amutex_hist_merge(amutex_hist_t *dst, const amutex_hist_t *src)
 {
 	uint64_t count = 0, max = __atomic_load_n(&src->max_ns, __ATOMIC_RELAXED);

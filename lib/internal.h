@@ -112,7 +112,7 @@ static inline void amutex__cpu_relax(void)
 struct amutex_reg;
 
 struct amutex_stats {
-	uint64_t acquired_fast;
+	uint64_t acquired_fast;		/* first: struct amutex_stats_head */
 	uint64_t acquired_spin;
 	uint64_t acquired_sleep;
 	uint64_t handoffs;

@@ -32,6 +32,7 @@
 #define WOKEN    AMUTEX_STATE_WOKEN
 #define STARVING AMUTEX_STATE_STARVING
 #define STATS    AMUTEX_STATE_STATS
+#define TIMED    AMUTEX_STATE_TIMED
 #define WAITER   AMUTEX_STATE_WAITER
 #define WAITERS(s) ((s) >> AMUTEX_STATE_WAITER_SHIFT)
 
@@ -337,7 +338,7 @@ int amutex_lock_slow(amutex_t *m, const struct timespec *abs)
  */
 void amutex_unlock_slow(amutex_t *m, uint32_t old)
 {
-	if (old & STATS)
+	if (old & TIMED)
 		amutex__stats_released(m);
 	if (!(old & STARVING)) {
 		wake_one(m, old);
@@ -380,7 +381,7 @@ int amutex_init(amutex_t *m, const amutex_attr_t *attr)
 		if (attr->stats) {
 			if (!(fresh.stats = amutex__stats_new(m, attr)))
 				return ENOMEM;
-			fresh.state = STATS;
+			fresh.state = STATS | (attr->hold_times ? TIMED : 0);
 		}
 	}
 	*m = fresh;
@@ -389,7 +390,7 @@ int amutex_init(amutex_t *m, const amutex_attr_t *attr)
 
 int amutex_destroy(amutex_t *m)
 {
-	if (load(&m->state) & ~STATS)
+	if (load(&m->state) & ~(STATS | TIMED))
 		return EBUSY;
 	if (m->stats)
 		amutex__stats_release(m->stats);

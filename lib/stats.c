@@ -1,7 +1,7 @@
 /*
- * Per-lock statistics and hooks: recorded on slow paths only (a mutex with
- * statistics has AMUTEX_STATE_STATS set, which sends every operation out of
- * line), read as relaxed snapshots.
+ * Per-lock statistics and hooks: recorded on slow paths (the inline fast
+ * paths only count uncontended acquisitions: include/amutex.h), read as
+ * relaxed snapshots.
  */
 #include "internal.h"
 
@@ -91,7 +91,8 @@ void amutex__stats_acquired(amutex_t *m, enum amutex_path path, uint64_t wait_ns
 		break;
 	}
 	if (path != AMUTEX_PATH_FAST) {
-		amutex_hist_record(&s->wait, wait_ns);
+		/* Exclusive: only the holder records a wait. */
+		amutex_hist_record_excl(&s->wait, wait_ns);
 		CALL_HOOKS(s, contended, m, s->name, wait_ns);
 	}
 	if (s->hold && nheld < HELD_MAX) {

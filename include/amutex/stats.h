@@ -39,6 +39,12 @@ typedef struct amutex_hist {
 
 AMUTEX_API void amutex_hist_init(amutex_hist_t *h);
 AMUTEX_API void amutex_hist_record(amutex_hist_t *h, uint64_t ns);
+/*
+ * The same for a histogram that one thread at a time records into (say,
+ * under a lock); readers may still read it at any time. No atomic
+ * read-modify-write: a few nanoseconds instead of about twenty.
+ */
+AMUTEX_API void amutex_hist_record_excl(amutex_hist_t *h, uint64_t ns);
 /* dst += src; src may be recorded into meanwhile (relaxed snapshot). */
 AMUTEX_API void amutex_hist_merge(amutex_hist_t *dst, const amutex_hist_t *src);
 /* q in [0, 1]; 0 for an empty histogram. The bucket's midpoint, capped by max. */

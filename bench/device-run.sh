@@ -1,7 +1,7 @@
 #!/bin/sh
 # One prepared measuring pass for a many-core machine: every scenario behind
 # the core issue's targets, pthread and adaptive beside amutex in the same
-# run. Each amutex build in BIN_DIR (amutex-bench-VARIANT, built with a
+# run, and the price of statistics. Each amutex build in BIN_DIR (amutex-bench-VARIANT, built with a
 # different tuning switch) runs the same scenarios, so the default can be
 # chosen by measurement.
 #   bench/device-run.sh BIN_DIR OUT_DIR
@@ -27,3 +27,8 @@ scen --scenario hog --waiters 1 --duration-ms 2000
 scen --scenario hog --waiters 15 --duration-ms 2000
 scen --scenario hog --waiters 63 --duration-ms 2000
 scen --scenario hog --waiters 63 --sleep-pause --duration-ms 2000
+# The price of statistics (a named lock) beside the same lock without them.
+for rep in 1 2; do
+  run "${first#amutex-bench-}" --scenario uncontended --duration-ms 1000 --locks amutex,amutex-stats
+  run "${first#amutex-bench-}" --scenario contended --threads 16 --duration-ms 1500 --locks amutex,amutex-stats
+done

@@ -157,9 +157,14 @@ static void report(const struct amutex_watch_event *ev, size_t n)
 		return;
 	}
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-	fprintf(f, "amutex watchdog %s: %zu lock(s) over the limit (p99 wait > %.3f ms or "
-		"starving > %.1f%% of %.1f s)\n", when, n, (double)W.cfg.p99_ns / 1e6,
-		W.cfg.starving_share * 100, (double)W.cfg.window_ns / 1e9);
+	fprintf(f, "amutex watchdog %s: %zu lock(s) over the limit in the last %.1f s (",
+		when, n, (double)W.cfg.window_ns / 1e9);
+	if (W.cfg.p99_ns)
+		fprintf(f, "p99 wait > %.3f ms%s", (double)W.cfg.p99_ns / 1e6,
+			W.cfg.starving_share > 0 ? " or " : "");
+	if (W.cfg.starving_share > 0)
+		fprintf(f, "starving > %.1f%% of the time", W.cfg.starving_share * 100);
+	fputs(")\n", f);
 	fprintf(f, "  %-24s %10s %12s %9s  %s\n", "lock", "waits", "wait p99", "starving",
 		"first contended at");
 	for (size_t i = 0; i < n; i++) {

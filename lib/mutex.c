@@ -218,7 +218,7 @@ int amutex_lock_slow(amutex_t *m, const struct timespec *abs)
 {
 	const struct amutex_config *c = amutex__config();
 	struct amutex_stats *stats = m->stats;
-	uint64_t first = 0, wait_start = 0;
+	uint64_t first = 0, got = 0, wait_start = 0;
 	int rounds = amutex__spin_rounds(m), iter = 0, spinning = 0;
 	int starving = 0, awoke = 0, slept = 0, spun = 0, entered = 0;
 	uint32_t old = load(&m->state), new, seen;
@@ -273,6 +273,13 @@ int amutex_lock_slow(amutex_t *m, const struct timespec *abs)
 		 * in amutex_unlock.
 		 */
 		seen = __atomic_load_n(&m->sema, __ATOMIC_SEQ_CST);
+		/*
+		 * A wait ends at the CAS that takes the lock: read the clock
+		 * just before it, so the holder's critical section never
+		 * includes a clock read.
+		 */
+		if (stats && !(old & (LOCKED | STARVING)))
+			got = amutex__now_ns();
 		if (!cas(&m->state, &old, new, __ATOMIC_SEQ_CST))
 			continue;
 		if (!(old & (LOCKED | STARVING)))
@@ -296,8 +303,9 @@ int amutex_lock_slow(amutex_t *m, const struct timespec *abs)
 		if (sema_take(m, seen, abs) != 0 && cancel_wait(m) != 0)
 			return give_up(m, 0, ETIMEDOUT);
 		slept = 1;
+		got = amutex__now_ns();
 		if (!starving)
-			starving = amutex__now_ns() - wait_start > starve_threshold(m, c);
+			starving = got - wait_start > starve_threshold(m, c);
 
 		old = load(&m->state);
 		if ((old & (LOCKED | STARVING)) == STARVING) {
@@ -326,7 +334,7 @@ int amutex_lock_slow(amutex_t *m, const struct timespec *abs)
 	if (stats)
 		amutex__stats_acquired(m,
 			slept ? AMUTEX_PATH_SLEEP : spun ? AMUTEX_PATH_SPIN : AMUTEX_PATH_FAST,
-			slept || spun ? amutex__now_ns() - first : 0);
+			slept || spun ? got - first : 0);
 	return 0;
 }
 

@@ -112,24 +112,31 @@ static inline void amutex__cpu_relax(void)
 struct amutex_reg;
 
 struct amutex_stats {
+	/*
+	 * Line 0 and the histogram's header: written by the holder on each
+	 * contended acquisition, so they travel with the lock from CPU to CPU
+	 * as one line (plus the bucket the wait falls in).
+	 */
 	uint64_t acquired_fast;		/* first: struct amutex_stats_head */
 	uint64_t acquired_spin;
 	uint64_t acquired_sleep;
 	uint64_t handoffs;
+	amutex_hist_t wait;		/* holder-recorded */
+	/* Written by waiters and releasers, outside critical sections. */
+	uint64_t timeouts __attribute__((aligned(64)));	/* atomic add */
+	uint64_t starvation_entries;	/* atomic add */
 	uint64_t starvation_exits;	/* atomic add */
 	uint64_t starvation_ns;		/* atomic add */
-	uint64_t timeouts;		/* atomic add */
-	uint64_t starvation_entries;	/* atomic add */
 	uint64_t starving_since;	/* ns; 0: not starving */
 	uint64_t peak_waiters;		/* atomic max */
 	const void *first_site;		/* set once, by CAS */
-	const amutex_t *lock;
+	/* Read-mostly: set at init. */
+	const amutex_t *lock __attribute__((aligned(64)));
 	const struct amutex_hooks *hooks;
 	char *name;			/* NULL: not registered */
 	struct amutex_reg *reg;
 	amutex_hist_t *hold;		/* NULL: hold times off */
-	amutex_hist_t wait;		/* holder-recorded */
-};
+} __attribute__((aligned(64)));
 
 enum amutex_path { AMUTEX_PATH_FAST, AMUTEX_PATH_SPIN, AMUTEX_PATH_SLEEP };
 

@@ -40,8 +40,11 @@
 #define cas(p, oldp, new, order) \
 	__atomic_compare_exchange_n((p), (oldp), (new), 0, (order), __ATOMIC_RELAXED)
 
-/* Threads spinning on any amutex: never more than effective CPUs - 1. */
-static uint32_t spinners;
+/*
+ * Threads spinning on any amutex: never more than effective CPUs - 1. On a
+ * line of its own: every spinner writes it.
+ */
+static uint32_t spinners __attribute__((aligned(64)));
 
 static int spin_enter(unsigned cpus)
 {

@@ -11,7 +11,8 @@
 
 #define rd(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 
-static const struct amutex_hooks *global_hooks;
+/* Its own line: read on every contended acquisition of an observed mutex. */
+static const struct amutex_hooks *global_hooks __attribute__((aligned(64)));
 
 int amutex_hooks_set_global(const struct amutex_hooks *hooks)
 {
@@ -42,10 +43,11 @@ static __thread unsigned nheld;
 
 struct amutex_stats *amutex__stats_new(const amutex_t *m, const amutex_attr_t *attr)
 {
-	struct amutex_stats *s = calloc(1, sizeof(*s));
+	struct amutex_stats *s = aligned_alloc(64, sizeof(*s));
 
 	if (!s)
 		return NULL;
+	memset(s, 0, sizeof(*s));
 	s->lock = m;
 	s->hooks = attr->hooks;
 	if (attr->hold_times && !(s->hold = calloc(1, sizeof(*s->hold))))

@@ -88,21 +88,28 @@ static inline void amutex_count_fast_(struct amutex_stats *s)
 }
 
 /*
- * amutex_t: 24 bytes, embeddable, all-zero = unlocked default mutex.
+ * amutex_t: 32 bytes, embeddable, all-zero = unlocked default mutex.
  * Layout: state and sema share a cache line on purpose (a waker touches
- * both); the struct is not padded, so that a striped group of thousands
- * stays small: a group that wants one lock per line pads its own array.
+ * both); 32 bytes, so an array aligned to 64 never splits one across two
+ * lines, and a striped group of 2000 takes 64 KiB. Bytes 16-23 are never
+ * touched by amutex: they belong to whoever embeds the mutex (the pthread
+ * drop-in keeps glibc's mutex kind there, where glibc's static
+ * initializers write it).
  */
 typedef struct amutex {
-	uint32_t state;		/* lock word, above */
-	uint32_t sema;		/* futex word: tokens and post count, above */
-	uint32_t starve_ns;	/* starvation threshold; 0: process default */
-	int16_t spin;		/* encoded spin setting; 0: process default */
-	uint16_t flags;		/* reserved, 0 */
-	struct amutex_stats *stats; /* NULL: statistics off */
+	uint32_t state;		/* 0: lock word, above */
+	uint32_t sema;		/* 4: futex word: tokens and post count, above */
+	uint32_t starve_ns;	/* 8: starvation threshold; 0: process default */
+	int16_t spin;		/* 12: encoded spin setting; 0: process default */
+	uint16_t flags;		/* 14: AMUTEX_FLAG_* */
+	uint32_t embed[2];	/* 16: the embedder's, never touched */
+	struct amutex_stats *stats; /* 24: NULL: statistics off */
 } amutex_t;
 
-#define AMUTEX_INITIALIZER { 0, 0, 0, 0, 0, 0 }
+/* flags: wait and wake with shared futexes (a mutex in shared memory). */
+#define AMUTEX_FLAG_SHARED 1u
+
+#define AMUTEX_INITIALIZER { 0, 0, 0, 0, 0, { 0, 0 }, 0 }
 
 /* Attribute values. */
 #define AMUTEX_STARVATION_DEFAULT 0ull		 /* process default (1 ms) */

@@ -74,13 +74,18 @@ hidden void amutex__die(const char *file, int line, const char *what)
 #define amutex_die(what) amutex__die(__FILE__, __LINE__, (what))
 
 /*
- * The futex seam. Private futexes: amutex_t is a process-private mutex.
+ * The futex seam. Private futexes unless the mutex is shared.
  * wait returns 0 (woken, or the word had changed), ETIMEDOUT or EINTR;
  * errno is preserved.
  */
+#define AMUTEX_FUTEX_SHARED   1	/* not FUTEX_PRIVATE_FLAG */
+#define AMUTEX_FUTEX_REALTIME 2	/* abs is CLOCK_REALTIME */
 hidden int amutex__futex_wait(uint32_t *word, uint32_t expect,
-			      const struct timespec *abs_mono);
-hidden void amutex__futex_wake(uint32_t *word, int n);
+			      const struct timespec *abs, int how);
+hidden void amutex__futex_wake(uint32_t *word, int n, int how);
+
+/* The slow path with the deadline's clock (CLOCK_MONOTONIC or CLOCK_REALTIME). */
+hidden int amutex__lock_slow_clock(amutex_t *m, const struct timespec *abs, clockid_t clock);
 
 static inline uint64_t amutex__now_ns(void)
 {

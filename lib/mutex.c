@@ -93,6 +93,12 @@ static uint32_t starve_threshold(const amutex_t *m, const struct amutex_config *
 #define TOKENS(w) AMUTEX_SEMA_TOKENS(w)
 #define POST   AMUTEX_SEMA_POST
 
+static int futex_how(const amutex_t *m, clockid_t clock)
+{
+	return (m->flags & AMUTEX_FLAG_SHARED ? AMUTEX_FUTEX_SHARED : 0) |
+	       (clock == CLOCK_REALTIME ? AMUTEX_FUTEX_REALTIME : 0);
+}
+
 /* sema_trytake: take a posted token. Acquire: paired with sema_post. */
 static int sema_trytake(amutex_t *m, uint32_t w)
 {
@@ -107,10 +113,10 @@ static int sema_trytake(amutex_t *m, uint32_t w)
  * read before queueing (any token in it is an older sleeper's), or as read
  * with no token in it.
  */
-static int sema_take(amutex_t *m, uint32_t seen, const struct timespec *abs)
+static int sema_take(amutex_t *m, uint32_t seen, const struct timespec *abs, int how)
 {
 	for (;;) {
-		if (amutex__futex_wait(&m->sema, seen, abs) == ETIMEDOUT)
+		if (amutex__futex_wait(&m->sema, seen, abs, how) == ETIMEDOUT)
 			return ETIMEDOUT;
 		seen = __atomic_load_n(&m->sema, __ATOMIC_SEQ_CST);
 		while (TOKENS(seen))
@@ -127,7 +133,7 @@ static int sema_take(amutex_t *m, uint32_t seen, const struct timespec *abs)
 static void sema_post(amutex_t *m)
 {
 	__atomic_add_fetch(&m->sema, POST, __ATOMIC_SEQ_CST);
-	amutex__futex_wake(&m->sema, 1);
+	amutex__futex_wake(&m->sema, 1, futex_how(m, 0));
 }
 
 /*
@@ -177,7 +183,7 @@ static int cancel_wait(amutex_t *m)
 			return 0;
 		old = load(&m->state);
 		if (WAITERS(old) == 0)
-			return sema_take(m, w - TOKENS(w), 0);
+			return sema_take(m, w - TOKENS(w), 0, futex_how(m, 0));
 		new = old - WAITER;
 		/*
 		 * The last waiter of a starving, held mutex ends starvation mode,
@@ -201,11 +207,11 @@ static int timespec_valid(const struct timespec *ts)
 	       (uint64_t)ts->tv_nsec < AMUTEX_NS_PER_SEC;
 }
 
-static int timespec_passed(const struct timespec *ts)
+static int timespec_passed(const struct timespec *ts, clockid_t clock)
 {
 	struct timespec now;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
+	clock_gettime(clock, &now);
 	return now.tv_sec > ts->tv_sec ||
 	       (now.tv_sec == ts->tv_sec && now.tv_nsec >= ts->tv_nsec);
 }
@@ -218,6 +224,11 @@ static int timespec_passed(const struct timespec *ts)
  * since it first queued sets STARVING when it queues again.
  */
 int amutex_lock_slow(amutex_t *m, const struct timespec *abs)
+{
+	return amutex__lock_slow_clock(m, abs, CLOCK_MONOTONIC);
+}
+
+int amutex__lock_slow_clock(amutex_t *m, const struct timespec *abs, clockid_t clock)
 {
 	const struct amutex_config *c = amutex__config();
 	struct amutex_stats *stats = m->stats;
@@ -262,7 +273,7 @@ int amutex_lock_slow(amutex_t *m, const struct timespec *abs)
 			new += WAITER;
 			if (abs && !timespec_valid(abs))
 				return give_up(m, awoke, EINVAL);
-			if (abs && timespec_passed(abs))
+			if (abs && timespec_passed(abs, clock))
 				return give_up(m, awoke, ETIMEDOUT);
 		}
 		if (starving && (old & LOCKED))
@@ -303,7 +314,7 @@ int amutex_lock_slow(amutex_t *m, const struct timespec *abs)
 			if (stats)
 				amutex__stats_contended_at(stats, __builtin_return_address(0));
 		}
-		if (sema_take(m, seen, abs) != 0 && cancel_wait(m) != 0)
+		if (sema_take(m, seen, abs, futex_how(m, clock)) != 0 && cancel_wait(m) != 0)
 			return give_up(m, 0, ETIMEDOUT);
 		slept = 1;
 		got = amutex__now_ns();

@@ -137,6 +137,7 @@ struct amutex_stats {
 	const void *first_site;		/* set once, by CAS */
 	/* Read-mostly: set at init. */
 	const amutex_t *lock __attribute__((aligned(64)));
+	struct amutex_stats *next_pending; /* on the pending list (drop-in) */
 	const struct amutex_hooks *hooks;
 	char *name;			/* NULL: not registered */
 	struct amutex_reg *reg;
@@ -164,6 +165,14 @@ hidden void amutex__stats_contended_at(struct amutex_stats *s, const void *site)
 hidden void amutex__stats_counters(const struct amutex_stats *s, struct amutex_counters *out);
 /* Starvation time so far, counting an episode still open at now. */
 hidden uint64_t amutex__stats_starving_ns(const struct amutex_stats *s, uint64_t now);
+
+/*
+ * Blocks attached to a lock on a lock path (the drop-in's first contention)
+ * cannot join the registry there (liburcu allocates and locks); they wait
+ * on a lock-free list that exporters drain into the registry first.
+ */
+hidden void amutex__stats_pending_push(struct amutex_stats *s);
+hidden void amutex__stats_pending_drain(void);
 
 /* The registry of named locks (lib/registry.c). */
 hidden int amutex__registry_add(struct amutex_stats *s);

@@ -93,6 +93,15 @@ static uint32_t starve_threshold(const amutex_t *m, const struct amutex_config *
 #define TOKENS(w) AMUTEX_SEMA_TOKENS(w)
 #define POST   AMUTEX_SEMA_POST
 
+/*
+ * A mutex's statistics. Acquire: the drop-in attaches them to a live mutex
+ * (NULL to a block, once), paired with its release CAS.
+ */
+static struct amutex_stats *stats_of(const amutex_t *m)
+{
+	return __atomic_load_n(&m->stats, __ATOMIC_ACQUIRE);
+}
+
 static int futex_how(const amutex_t *m, clockid_t clock)
 {
 	return (m->flags & AMUTEX_FLAG_SHARED ? AMUTEX_FUTEX_SHARED : 0) |
@@ -161,7 +170,7 @@ static int give_up(amutex_t *m, int awoke, int err)
 {
 	if (awoke)
 		wake_one(m, __atomic_and_fetch(&m->state, ~WOKEN, __ATOMIC_RELAXED));
-	if (m->stats && err == ETIMEDOUT)
+	if (stats_of(m) && err == ETIMEDOUT)
 		__atomic_add_fetch(&m->stats->timeouts, 1, __ATOMIC_RELAXED);
 	return err;
 }
@@ -194,7 +203,7 @@ static int cancel_wait(amutex_t *m)
 		if (WAITERS(new) == 0 && (old & (LOCKED | STARVING)) == (LOCKED | STARVING))
 			new &= ~STARVING;
 		if (cas(&m->state, &old, new, __ATOMIC_RELAXED)) {
-			if (m->stats && !(new & STARVING) && (old & STARVING))
+			if (stats_of(m) && !(new & STARVING) && (old & STARVING))
 				amutex__stats_starving(m, 0);
 			return ETIMEDOUT;
 		}
@@ -231,7 +240,7 @@ int amutex_lock_slow(amutex_t *m, const struct timespec *abs)
 int amutex__lock_slow_clock(amutex_t *m, const struct timespec *abs, clockid_t clock)
 {
 	const struct amutex_config *c = amutex__config();
-	struct amutex_stats *stats = m->stats;
+	struct amutex_stats *stats = stats_of(m);
 	uint64_t first = 0, got = 0, wait_start = 0;
 	int rounds = amutex__spin_rounds(m), iter = 0, spinning = 0;
 	int starving = 0, awoke = 0, slept = 0, spun = 0, entered = 0;
@@ -370,7 +379,7 @@ void amutex_unlock_slow(amutex_t *m, uint32_t old)
 		if (WAITERS(old) == 0) {
 			/* Everyone left (timed out): nobody to hand off to. */
 			if (cas(&m->state, &old, old & ~STARVING, __ATOMIC_RELAXED)) {
-				if (m->stats)
+				if (stats_of(m))
 					amutex__stats_starving(m, 0);
 				return;
 			}

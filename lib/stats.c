@@ -215,3 +215,29 @@ int amutex_stats_hold_hist(const amutex_t *m, amutex_hist_t *out)
 	amutex_hist_merge(out, m->stats->hold);
 	return 0;
 }
+
+static struct amutex_stats *pending;
+
+void amutex__stats_pending_push(struct amutex_stats *s)
+{
+	struct amutex_stats *head = __atomic_load_n(&pending, __ATOMIC_RELAXED);
+
+	/* Release: the block's contents happen before the drainer's use. */
+	do
+		s->next_pending = head;
+	while (!__atomic_compare_exchange_n(&pending, &head, s, 1, __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED));
+}
+
+void amutex__stats_pending_drain(void)
+{
+	struct amutex_stats *s = __atomic_exchange_n(&pending, NULL, __ATOMIC_ACQUIRE);
+
+	while (s) {
+		struct amutex_stats *next = s->next_pending;
+
+		if (amutex__registry_add(s) != 0)
+			break;	/* out of memory: the rest stay unlisted */
+		s = next;
+	}
+}

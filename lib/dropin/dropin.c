@@ -1,0 +1,132 @@
+/*
+ * The drop-in's process-wide parts: glibc's functions for the mutexes it
+ * keeps, the thread id cache, statistics for contended mutexes from a
+ * static pool, fork handling, and the report at exit.
+ *
+ * Settings (docs/drop-in.md): AMUTEX_STATS=on|off (per-mutex statistics
+ * from the first contention; default on), AMUTEX_REPORT=stderr|PATH, and
+ * those of amutex itself and of its publishers (AMUTEX_METRICS...,
+ * AMUTEX_WATCH), read once at load.
+ */
+#include "dropin.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <urcu-bp.h>
+
+static struct real_pthread real;
+static int real_ready;
+
+const struct real_pthread *dropin_real(void)
+{
+	if (__builtin_expect(!__atomic_load_n(&real_ready, __ATOMIC_ACQUIRE), 0)) {
+		/* Once, before the first glibc-kept mutex is used; dlsym is safe here. */
+		real.mutex_init = dlsym(RTLD_NEXT, "pthread_mutex_init");
+		real.mutex_destroy = dlsym(RTLD_NEXT, "pthread_mutex_destroy");
+		real.mutex_lock = dlsym(RTLD_NEXT, "pthread_mutex_lock");
+		real.mutex_trylock = dlsym(RTLD_NEXT, "pthread_mutex_trylock");
+		real.mutex_timedlock = dlsym(RTLD_NEXT, "pthread_mutex_timedlock");
+		real.mutex_clocklock = dlsym(RTLD_NEXT, "pthread_mutex_clocklock");
+		real.mutex_unlock = dlsym(RTLD_NEXT, "pthread_mutex_unlock");
+		real.mutex_consistent = dlsym(RTLD_NEXT, "pthread_mutex_consistent");
+		if (!real.mutex_init || !real.mutex_lock || !real.mutex_unlock)
+			amutex_die("glibc's pthread_mutex functions not found");
+		__atomic_store_n(&real_ready, 1, __ATOMIC_RELEASE);
+	}
+	return &real;
+}
+
+static __thread int tid;
+
+int dropin_tid(void)
+{
+	if (__builtin_expect(!tid, 0))
+		tid = (int)syscall(SYS_gettid);
+	return tid;
+}
+
+/*
+ * Statistics for contended mutexes: a static pool, so that observing a
+ * mutex on a lock path allocates nothing. 4096 blocks of about 4.4 KiB: the
+ * pages of blocks never used are never touched. Mutexes contended after the
+ * pool is spent go unobserved.
+ */
+#define POOL 4096
+static struct amutex_stats pool[POOL];
+static unsigned pool_used;
+static int observe = 1;		/* AMUTEX_STATS */
+
+void dropin_observe(struct pt_mutex *m, const void *site)
+{
+	struct amutex_stats *s, *none = NULL;
+	unsigned i;
+
+	/* Process-shared: a pointer would mean nothing in the other process. */
+	if (!__atomic_load_n(&observe, __ATOMIC_RELAXED) || (pt_kind(m) & KIND_PSHARED) ||
+	    __atomic_load_n(&pool_used, __ATOMIC_RELAXED) >= POOL)
+		return;
+	if ((i = __atomic_fetch_add(&pool_used, 1, __ATOMIC_RELAXED)) >= POOL)
+		return;
+	s = &pool[i];
+	s->lock = &m->core;
+	s->first_site = site;
+	/* Release, paired with the slow path's acquire load of m->stats. */
+	if (!__atomic_compare_exchange_n(&m->core.stats, &none, s, 0, __ATOMIC_RELEASE,
+					 __ATOMIC_RELAXED))
+		return;	/* another thread observed it first; this block stays unused */
+	__atomic_or_fetch(&m->core.state, AMUTEX_STATE_STATS, __ATOMIC_RELEASE);
+	amutex__stats_pending_push(s);
+}
+
+static void child_after_fork(void)
+{
+	tid = 0;
+	urcu_bp_after_fork_child();
+}
+
+static void report(void)
+{
+	const char *where = getenv("AMUTEX_REPORT");
+	FILE *f;
+
+	if (!where || !*where)
+		return;
+	f = strcmp(where, "stderr") == 0 ? stderr : fopen(where, "we");
+	if (!f) {
+		fprintf(stderr, "amutex: AMUTEX_REPORT=\"%s\": %s\n", where, strerror(errno));
+		return;
+	}
+	fprintf(f, "amutex contention report (pid %ld): %u mutexes were contended%s\n",
+		(long)getpid(), __atomic_load_n(&pool_used, __ATOMIC_RELAXED) > POOL ? POOL :
+		__atomic_load_n(&pool_used, __ATOMIC_RELAXED),
+		__atomic_load_n(&pool_used, __ATOMIC_RELAXED) >= POOL ?
+		" (the first 4096 are shown)" : "");
+	amutex_export(f, AMUTEX_FORMAT_TABLE);
+	if (f != stderr)
+		fclose(f);
+}
+
+__attribute__((constructor)) static void dropin_load(void)
+{
+	const char *s = getenv("AMUTEX_STATS");
+
+	if (s && *s) {
+		if (strcmp(s, "off") == 0 || strcmp(s, "0") == 0)
+			observe = 0;
+		else if (strcmp(s, "on") != 0 && strcmp(s, "1") != 0)
+			amutex__warn_once("AMUTEX_STATS", "AMUTEX_STATS=\"%s\" is not on "
+					  "or off; using on", s);
+	}
+	pthread_atfork(urcu_bp_before_fork, urcu_bp_after_fork_parent, child_after_fork);
+	amutex_metrics_from_env();
+}
+
+__attribute__((destructor)) static void dropin_unload(void)
+{
+	report();
+}

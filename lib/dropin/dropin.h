@@ -1,0 +1,64 @@
+/*
+ * The pthread drop-in (libamutex-pthread.so): glibc's pthread_mutex_t and
+ * pthread_cond_t, reinterpreted. Private to lib/dropin/.
+ *
+ * pthread_mutex_t (40 bytes on x86-64):
+ *   0   amutex_t core       state, sema, settings (zero: defaults), stats
+ *   16  core.embed[0]       glibc's __kind, as glibc's static initializers
+ *                           and pthread_mutex_init write it (below)
+ *   32  owner               tid of the owner: errorcheck and recursive only
+ *   36  count               recursive: depth - 1
+ * A robust or priority-inheritance/protect mutex is glibc's own from init
+ * on (its __kind carries the bits below) and every call is passed to glibc.
+ */
+#ifndef AMUTEX_DROPIN_H
+#define AMUTEX_DROPIN_H
+
+#include "../internal.h"
+
+#include <pthread.h>
+#include <stddef.h>
+
+/* glibc's __kind encoding (nptl/pthreadP.h). */
+#define KIND_TYPE_MASK   3	/* PTHREAD_MUTEX_{NORMAL/TIMED, RECURSIVE, ERRORCHECK, ADAPTIVE}_NP */
+#define KIND_ROBUST      16
+#define KIND_PRIO_INHERIT 32
+#define KIND_PRIO_PROTECT 64
+#define KIND_PSHARED     128
+#define KIND_ELISION     (256 | 512)	/* lock elision hints: ignored */
+#define KIND_GLIBC       (KIND_ROBUST | KIND_PRIO_INHERIT | KIND_PRIO_PROTECT)
+
+struct pt_mutex {
+	amutex_t core;
+	int owner;
+	uint32_t count;
+};
+
+_Static_assert(sizeof(struct pt_mutex) == sizeof(pthread_mutex_t), "pthread_mutex_t size");
+_Static_assert(offsetof(pthread_mutex_t, __data.__kind) == 16, "glibc __kind offset");
+
+static inline int pt_kind(const struct pt_mutex *m)
+{
+	return (int)__atomic_load_n(&m->core.embed[0], __ATOMIC_RELAXED);
+}
+
+/* glibc's own functions, for the mutexes it keeps (dlsym RTLD_NEXT). */
+struct real_pthread {
+	int (*mutex_init)(pthread_mutex_t *, const pthread_mutexattr_t *);
+	int (*mutex_destroy)(pthread_mutex_t *);
+	int (*mutex_lock)(pthread_mutex_t *);
+	int (*mutex_trylock)(pthread_mutex_t *);
+	int (*mutex_timedlock)(pthread_mutex_t *, const struct timespec *);
+	int (*mutex_clocklock)(pthread_mutex_t *, clockid_t, const struct timespec *);
+	int (*mutex_unlock)(pthread_mutex_t *);
+	int (*mutex_consistent)(pthread_mutex_t *);
+};
+hidden const struct real_pthread *dropin_real(void);
+
+/* The calling thread's kernel thread id, cached (reset in a fork's child). */
+hidden int dropin_tid(void);
+
+/* First contention: attach a statistics block from the static pool. */
+hidden void dropin_observe(struct pt_mutex *m, const void *site);
+
+#endif /* AMUTEX_DROPIN_H */

@@ -1,0 +1,196 @@
+/*
+ * pthread_mutex_* on amutex. Normal, default and adaptive mutexes go
+ * straight to amutex's protocol; errorcheck and recursive ones add an owner
+ * check; robust and priority mutexes stay glibc's. Semantics and error codes
+ * are glibc's: EBUSY, EDEADLK, EPERM, EAGAIN, ETIMEDOUT, EINVAL.
+ */
+#include "dropin.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define LOCKED AMUTEX_STATE_LOCKED
+#define STATS  AMUTEX_STATE_STATS
+
+static int owned_by_me(const struct pt_mutex *m)
+{
+	return __atomic_load_n(&m->owner, __ATOMIC_RELAXED) == dropin_tid();
+}
+
+int pthread_mutex_init(pthread_mutex_t *pm, const pthread_mutexattr_t *attr)
+{
+	struct pt_mutex *m = (struct pt_mutex *)pm;
+	int type = PTHREAD_MUTEX_DEFAULT, pshared = PTHREAD_PROCESS_PRIVATE;
+	int robust = PTHREAD_MUTEX_STALLED, protocol = PTHREAD_PRIO_NONE;
+
+	if (attr) {
+		if (pthread_mutexattr_gettype(attr, &type) != 0 ||
+		    pthread_mutexattr_getpshared(attr, &pshared) != 0 ||
+		    pthread_mutexattr_getrobust(attr, &robust) != 0 ||
+		    pthread_mutexattr_getprotocol(attr, &protocol) != 0)
+			return EINVAL;
+		if (robust != PTHREAD_MUTEX_STALLED || protocol != PTHREAD_PRIO_NONE)
+			return dropin_real()->mutex_init(pm, attr);
+	}
+	memset(m, 0, sizeof(*m));
+	m->core.embed[0] = (uint32_t)(type & KIND_TYPE_MASK) |
+			   (pshared == PTHREAD_PROCESS_SHARED ? KIND_PSHARED : 0);
+	if (pshared == PTHREAD_PROCESS_SHARED)
+		m->core.flags = AMUTEX_FLAG_SHARED;
+	return 0;
+}
+
+int pthread_mutex_destroy(pthread_mutex_t *pm)
+{
+	struct pt_mutex *m = (struct pt_mutex *)pm;
+
+	if (pt_kind(m) & KIND_GLIBC)
+		return dropin_real()->mutex_destroy(pm);
+	if (__atomic_load_n(&m->core.state, __ATOMIC_RELAXED) & ~(STATS | AMUTEX_STATE_TIMED))
+		return EBUSY;
+	/* Pooled statistics stay in the report; the memory is the caller's again. */
+	m->core.state = 0;
+	m->core.stats = NULL;
+	return 0;
+}
+
+/*
+ * lock_core: amutex_lock with the drop-in's slow path, which observes a
+ * mutex on its first contention. clock: the deadline's, if any.
+ */
+static inline int lock_core(struct pt_mutex *m, const struct timespec *abs,
+			    clockid_t clock, const void *site)
+{
+	uint32_t old = 0;
+
+	if (__builtin_expect(__atomic_compare_exchange_n(&m->core.state, &old, LOCKED,
+			0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED), 1))
+		return 0;
+	if (old == STATS && __atomic_compare_exchange_n(&m->core.state, &old,
+			STATS | LOCKED, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+		amutex_count_fast_(m->core.stats);
+		return 0;
+	}
+	if (!m->core.stats)
+		dropin_observe(m, site);
+	return amutex__lock_slow_clock(&m->core, abs, clock);
+}
+
+/* Errorcheck and recursive mutexes, and the checks of a timed lock. */
+static int lock_kind(struct pt_mutex *m, int kind, const struct timespec *abs,
+		     clockid_t clock, const void *site)
+{
+	int type = kind & KIND_TYPE_MASK, err;
+
+	if (type == PTHREAD_MUTEX_RECURSIVE && owned_by_me(m)) {
+		if (m->count == UINT32_MAX)
+			return EAGAIN;
+		m->count++;
+		return 0;
+	}
+	if (type == PTHREAD_MUTEX_ERRORCHECK && owned_by_me(m))
+		return EDEADLK;
+	if ((err = lock_core(m, abs, clock, site)) != 0)
+		return err;
+	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) {
+		__atomic_store_n(&m->owner, dropin_tid(), __ATOMIC_RELAXED);
+		m->count = 0;
+	}
+	return 0;
+}
+
+static int plain_kind(int kind)
+{
+	int type = kind & ~KIND_ELISION;
+
+	return type == PTHREAD_MUTEX_NORMAL || type == PTHREAD_MUTEX_ADAPTIVE_NP;
+}
+
+int pthread_mutex_lock(pthread_mutex_t *pm)
+{
+	struct pt_mutex *m = (struct pt_mutex *)pm;
+	int kind = pt_kind(m);
+
+	if (__builtin_expect(plain_kind(kind), 1))
+		return lock_core(m, NULL, CLOCK_MONOTONIC, __builtin_return_address(0));
+	if (kind & KIND_GLIBC)
+		return dropin_real()->mutex_lock(pm);
+	return lock_kind(m, kind, NULL, CLOCK_MONOTONIC, __builtin_return_address(0));
+}
+
+static int timed(pthread_mutex_t *pm, clockid_t clock, const struct timespec *abs,
+		 const void *site)
+{
+	struct pt_mutex *m = (struct pt_mutex *)pm;
+	int kind = pt_kind(m);
+
+	if (kind & KIND_GLIBC)
+		return clock == CLOCK_REALTIME ? dropin_real()->mutex_timedlock(pm, abs) :
+		       dropin_real()->mutex_clocklock(pm, clock, abs);
+	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+		return EINVAL;
+	return lock_kind(m, kind, abs, clock, site);
+}
+
+int pthread_mutex_timedlock(pthread_mutex_t *pm, const struct timespec *abs)
+{
+	return timed(pm, CLOCK_REALTIME, abs, __builtin_return_address(0));
+}
+
+int pthread_mutex_clocklock(pthread_mutex_t *pm, clockid_t clock, const struct timespec *abs)
+{
+	return timed(pm, clock, abs, __builtin_return_address(0));
+}
+
+int pthread_mutex_trylock(pthread_mutex_t *pm)
+{
+	struct pt_mutex *m = (struct pt_mutex *)pm;
+	int kind = pt_kind(m), type = kind & KIND_TYPE_MASK;
+
+	if (kind & KIND_GLIBC)
+		return dropin_real()->mutex_trylock(pm);
+	if (type == PTHREAD_MUTEX_RECURSIVE && owned_by_me(m)) {
+		if (m->count == UINT32_MAX)
+			return EAGAIN;
+		m->count++;
+		return 0;
+	}
+	if (amutex_trylock(&m->core) != 0)
+		return EBUSY;
+	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) {
+		__atomic_store_n(&m->owner, dropin_tid(), __ATOMIC_RELAXED);
+		m->count = 0;
+	}
+	return 0;
+}
+
+int pthread_mutex_unlock(pthread_mutex_t *pm)
+{
+	struct pt_mutex *m = (struct pt_mutex *)pm;
+	int kind = pt_kind(m), type;
+
+	if (__builtin_expect(plain_kind(kind), 1))
+		return amutex_unlock(&m->core);
+	if (kind & KIND_GLIBC)
+		return dropin_real()->mutex_unlock(pm);
+	type = kind & KIND_TYPE_MASK;
+	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) {
+		if (!owned_by_me(m))
+			return EPERM;
+		if (m->count) {
+			m->count--;
+			return 0;
+		}
+		__atomic_store_n(&m->owner, 0, __ATOMIC_RELAXED);
+	}
+	return amutex_unlock(&m->core);
+}
+
+int pthread_mutex_consistent(pthread_mutex_t *pm)
+{
+	struct pt_mutex *m = (struct pt_mutex *)pm;
+
+	if (pt_kind(m) & KIND_GLIBC)
+		return dropin_real()->mutex_consistent(pm);
+	return EINVAL;	/* not robust */
+}

@@ -112,6 +112,16 @@ static const char *default_root(void)
 	return root && *root ? root : "/sys/fs/cgroup";
 }
 
+/*
+ * Until the settings are known, and for the thread computing them (whose
+ * file reads may lock, inside a malloc that locks, on this very path): no
+ * spinning, the default threshold. Nobody waits for the computation: a
+ * thread that did could hold a lock the computing thread needs.
+ */
+static const struct amutex_config meanwhile = {
+	AMUTEX_DEFAULT_STARVE_NS, AMUTEX_SPIN_OFF, 1,
+};
+
 const struct amutex_config *amutex__config(void)
 {
 	int st = __atomic_load_n(&config_state, __ATOMIC_ACQUIRE);
@@ -125,9 +135,7 @@ const struct amutex_config *amutex__config(void)
 		__atomic_store_n(&config_state, 2, __ATOMIC_RELEASE);
 		return &config;
 	}
-	while (__atomic_load_n(&config_state, __ATOMIC_ACQUIRE) != 2)
-		amutex__cpu_relax();
-	return &config;
+	return &meanwhile;
 }
 
 void amutex__config_reload(const char *cgroup_root, const char *self_cgroup)

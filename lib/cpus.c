@@ -7,10 +7,31 @@
  */
 #include "internal.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/*
+ * A small file, whole, into buf: read(2), not stdio, because this runs on
+ * a mutex's first slow path, possibly inside a malloc that holds its own
+ * lock; stdio would allocate. -1 when it cannot be opened.
+ */
+static ssize_t slurp(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n, got = 0;
+
+	if (fd < 0)
+		return -1;
+	while (got < (ssize_t)len - 1 && (n = read(fd, buf + got, len - 1 - (size_t)got)) > 0)
+		got += n;
+	close(fd);
+	buf[got] = '\0';
+	return got;
+}
 
 unsigned amutex__affinity_cpus(void)
 {
@@ -33,16 +54,14 @@ static unsigned quota_cpus(unsigned long long quota, unsigned long long period)
 /* One cpu.max: 0 for "max" or a missing file, else the CPUs it allows. */
 static unsigned read_cpu_max(const char *dir)
 {
-	char path[4200], quota[32];
+	char path[4200], quota[32], text[128];
 	unsigned long long q, period;
-	FILE *f;
 	int n;
 
 	snprintf(path, sizeof(path), "%s/cpu.max", dir);
-	if (!(f = fopen(path, "re")))
+	if (slurp(path, text, sizeof(text)) < 0)
 		return 0;
-	n = fscanf(f, "%31s %llu", quota, &period);
-	fclose(f);
+	n = sscanf(text, "%31s %llu", quota, &period);
 	if (n == 2 && strcmp(quota, "max") == 0)
 		return 0;
 	if (n == 2 && period > 0 && sscanf(quota, "%llu%n", &q, &n) == 1 &&
@@ -54,14 +73,12 @@ static unsigned read_cpu_max(const char *dir)
 
 static int read_ll(const char *path, long long *v)
 {
-	FILE *f = fopen(path, "re");
-	char extra;
+	char text[64], extra;
 	int n;
 
-	if (!f)
+	if (slurp(path, text, sizeof(text)) < 0)
 		return -1;
-	n = fscanf(f, "%lld %c", v, &extra);
-	fclose(f);
+	n = sscanf(text, "%lld %c", v, &extra);
 	return n == 1 ? 0 : -2;
 }
 
@@ -127,16 +144,17 @@ static int has_cpu_controller(const char *list)
 
 unsigned amutex__cgroup_cpus(const char *root, const char *self_cgroup)
 {
-	char line[4096];
+	char text[8192], *line, *next;
 	unsigned best = 0, n;
-	FILE *f = fopen(self_cgroup, "re");
 
-	if (!f)
+	if (slurp(self_cgroup, text, sizeof(text)) < 0)
 		return 0;
-	while (fgets(line, sizeof(line), f)) {
+	for (line = text; *line; line = next) {
 		char *ctl, *rel;
 
-		line[strcspn(line, "\n")] = '\0';
+		next = line + strcspn(line, "\n");
+		if (*next)
+			*next++ = '\0';
 		/* "hierarchy-ID:controller-list:cgroup-path" */
 		if (!(ctl = strchr(line, ':')) || !(rel = strchr(ctl + 1, ':')))
 			continue;
@@ -153,6 +171,5 @@ unsigned amutex__cgroup_cpus(const char *root, const char *self_cgroup)
 		if (n && (!best || n < best))
 			best = n;
 	}
-	fclose(f);
 	return best;
 }

@@ -605,6 +605,63 @@ static void test_condvar_torture_consumes_every_item_once(void **state)
 	assert_int_equal(T.n, 0);
 }
 
+static pthread_mutex_t reported = PTHREAD_MUTEX_INITIALIZER;
+static int hold_stop;
+
+static void *hold_reported(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&hold_stop, __ATOMIC_RELAXED)) {
+		pthread_mutex_lock(&reported);
+		nap_ms(1);
+		pthread_mutex_unlock(&reported);
+	}
+	return NULL;
+}
+
+void contend_reported_lock(void);
+
+__attribute__((noinline)) void contend_reported_lock(void)
+{
+	for (int i = 0; i < 50; i++) {
+		pthread_mutex_lock(&reported);
+		pthread_mutex_unlock(&reported);
+	}
+}
+
+/* A child contends a mutex and exits; its report names where it waited. */
+static void test_report_at_exit_names_the_contended_call_site(void **state)
+{
+	char path[] = "/tmp/amutex-report-XXXXXX", buf[8192];
+	int fd = mkstemp(path), status;
+	ssize_t n;
+	pid_t pid;
+
+	(void)state;
+	assert_true(fd >= 0);
+	pid = fork();
+	if (pid == 0) {
+		pthread_t t;
+
+		setenv("AMUTEX_REPORT", path, 1);
+		pthread_create(&t, NULL, hold_reported, NULL);
+		nap_ms(5);
+		contend_reported_lock();
+		__atomic_store_n(&hold_stop, 1, __ATOMIC_RELAXED);
+		pthread_join(t, NULL);
+		exit(0);	/* the report is written at exit */
+	}
+	waitpid(pid, &status, 0);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	unlink(path);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "amutex contention report"));
+	assert_non_null(strstr(buf, "contend_reported_lock+0x"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -632,6 +689,7 @@ int main(void)
 		cmocka_unit_test(test_process_shared_mutex_and_cond_work_across_fork),
 		cmocka_unit_test(test_child_of_fork_can_use_every_mutex),
 		cmocka_unit_test(test_condvar_torture_consumes_every_item_once),
+		cmocka_unit_test(test_report_at_exit_names_the_contended_call_site),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

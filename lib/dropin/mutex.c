@@ -106,16 +106,28 @@ static int plain_kind(int kind)
 	return type == PTHREAD_MUTEX_NORMAL || type == PTHREAD_MUTEX_ADAPTIVE_NP;
 }
 
+/* Everything but the uncontended plain lock: out of line, so that stays frameless. */
+__attribute__((noinline)) static int lock_rest(struct pt_mutex *m, const void *site)
+{
+	int kind = pt_kind(m);
+
+	if (plain_kind(kind))
+		return lock_core(m, NULL, CLOCK_MONOTONIC, site);
+	if (kind & KIND_GLIBC)
+		return dropin_real()->mutex_lock((pthread_mutex_t *)m);
+	return lock_kind(m, kind, NULL, CLOCK_MONOTONIC, site);
+}
+
 int pthread_mutex_lock(pthread_mutex_t *pm)
 {
 	struct pt_mutex *m = (struct pt_mutex *)pm;
-	int kind = pt_kind(m);
+	uint32_t old = 0;
 
-	if (__builtin_expect(plain_kind(kind), 1))
-		return lock_core(m, NULL, CLOCK_MONOTONIC, __builtin_return_address(0));
-	if (kind & KIND_GLIBC)
-		return dropin_real()->mutex_lock(pm);
-	return lock_kind(m, kind, NULL, CLOCK_MONOTONIC, __builtin_return_address(0));
+	if (__builtin_expect(plain_kind(pt_kind(m)), 1) &&
+	    __builtin_expect(__atomic_compare_exchange_n(&m->core.state, &old, LOCKED,
+			0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED), 1))
+		return 0;
+	return lock_rest(m, __builtin_return_address(0));
 }
 
 static int timed(pthread_mutex_t *pm, clockid_t clock, const struct timespec *abs,
@@ -164,15 +176,15 @@ int pthread_mutex_trylock(pthread_mutex_t *pm)
 	return 0;
 }
 
-int pthread_mutex_unlock(pthread_mutex_t *pm)
+/* Everything but the plain unlock that finds nobody waiting. */
+__attribute__((noinline)) static int unlock_rest(struct pt_mutex *m)
 {
-	struct pt_mutex *m = (struct pt_mutex *)pm;
 	int kind = pt_kind(m), type;
 
-	if (__builtin_expect(plain_kind(kind), 1))
+	if (plain_kind(kind))
 		return amutex_unlock(&m->core);
 	if (kind & KIND_GLIBC)
-		return dropin_real()->mutex_unlock(pm);
+		return dropin_real()->mutex_unlock((pthread_mutex_t *)m);
 	type = kind & KIND_TYPE_MASK;
 	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) {
 		if (!owned_by_me(m))
@@ -184,6 +196,19 @@ int pthread_mutex_unlock(pthread_mutex_t *pm)
 		__atomic_store_n(&m->owner, 0, __ATOMIC_RELAXED);
 	}
 	return amutex_unlock(&m->core);
+}
+
+int pthread_mutex_unlock(pthread_mutex_t *pm)
+{
+	struct pt_mutex *m = (struct pt_mutex *)pm;
+	uint32_t expect = LOCKED;
+
+	/* The plain, uncontended unlock; all else, misuse included, out of line. */
+	if (__builtin_expect(plain_kind(pt_kind(m)), 1) &&
+	    __builtin_expect(__atomic_compare_exchange_n(&m->core.state, &expect, 0, 0,
+			__ATOMIC_RELEASE, __ATOMIC_RELAXED), 1))
+		return 0;
+	return unlock_rest(m);
 }
 
 int pthread_mutex_consistent(pthread_mutex_t *pm)

@@ -11,17 +11,9 @@
 #include <string.h>
 
 #include "internal.h"
+#include "support.h"
 
-static struct timespec in_ms(long ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000;
-	ts.tv_nsec %= 1000000000;
-	return ts;
-}
+#define in_ms(ms) deadline_ns(CLOCK_MONOTONIC, (ms) * 1000000L)
 
 static void test_amutex_t_is_small_and_zero_is_unlocked(void **state)
 {

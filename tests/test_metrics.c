@@ -21,31 +21,9 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "support.h"
 
 static char dir[64];
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void busy(uint64_t ns)
-{
-	uint64_t end = now_ns() + ns;
-
-	while (now_ns() < end)
-		;
-}
-
-static void nap_ms(long ms)
-{
-	struct timespec d = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&d, NULL);
-}
 
 static int init_named(amutex_t *m, const char *name)
 {

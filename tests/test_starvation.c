@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include "support.h"
+
 struct hog {
 	amutex_t m;
 	int stop;
@@ -22,22 +24,6 @@ struct hog {
 	int until_handoff;	/* stop early once a handoff ended starvation */
 	long timed_ns;		/* 0: amutex_lock; else timedlock budget */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void busy(uint64_t ns)
-{
-	uint64_t end = now_ns() + ns;
-
-	while (now_ns() < end)
-		;
-}
 
 static void *hog_thread(void *arg)
 {
@@ -58,15 +44,8 @@ static void *waiter_thread(void *arg)
 
 	for (int i = 0; i < h->waits; i++) {
 		if (h->timed_ns) {
-			struct timespec ts;
+			struct timespec ts = deadline_ns(CLOCK_MONOTONIC, h->timed_ns);
 
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += h->timed_ns / 1000000000;
-			ts.tv_nsec += h->timed_ns % 1000000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
 			if (amutex_timedlock(&h->m, &ts) == ETIMEDOUT) {
 				h->waiter_timeouts++;
 				continue;

@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include "support.h"
+
 #define THREADS 8
 #define OPS_PER_THREAD 131072	/* 8 x 131072 = 1,048,576 operations */
 
@@ -26,16 +28,6 @@ struct shared {
 };
 
 struct worker { struct shared *s; int id; };
-
-static void deadline(struct timespec *ts, long ns)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_nsec += ns;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
 
 static void *worker(void *arg)
 {
@@ -54,7 +46,7 @@ static void *worker(void *arg)
 			assert_true(r == 0 || r == EBUSY);
 			break;
 		case 1:
-			deadline(&ts, s->timed_ns);
+			ts = deadline_ns(CLOCK_MONOTONIC, s->timed_ns);
 			r = amutex_timedlock(&s->m, &ts);
 			assert_true(r == 0 || r == ETIMEDOUT);
 			if (r == ETIMEDOUT)

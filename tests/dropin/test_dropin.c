@@ -20,23 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static struct timespec in_ms(clockid_t clock, long ms)
-{
-	struct timespec ts;
+#include "../support.h"
 
-	clock_gettime(clock, &ts);
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000;
-	ts.tv_nsec %= 1000000000;
-	return ts;
-}
-
-static void nap_ms(long ms)
-{
-	struct timespec d = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&d, NULL);
-}
+#define in_ms(clock, ms) deadline_ns((clock), (ms) * 1000000L)
 
 static void test_drop_in_answers_pthread_calls(void **state)
 {

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct amutex_config config;
 /* 0: not computed; 1: being computed; 2: ready. */
@@ -147,4 +148,27 @@ void amutex__config_reload(const char *cgroup_root, const char *self_cgroup)
 		self_cgroup ? self_cgroup : "/proc/self/cgroup");
 	config = c;
 	__atomic_store_n(&config_state, 2, __ATOMIC_RELEASE);
+}
+
+int amutex__expand_path(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *in; in++) {
+		int n;
+
+		if (in[0] == '%' && in[1] == 'p') {
+			n = snprintf(out + o, len - o, "%ld", (long)getpid());
+			in++;
+		} else {
+			n = o + 1 < len ? (out[o] = *in, 1) : (int)(len - o);
+		}
+		if (n < 0 || (size_t)n >= len - o)
+			return EINVAL;
+		o += (size_t)n;
+	}
+	if (o >= len)
+		return EINVAL;
+	out[o] = '\0';
+	return 0;
 }

@@ -186,6 +186,13 @@ hidden void amutex__stop_at_exit(void);
 /* AMUTEX_WATCH's syntax; 0 or EINVAL. w->report_path points into s. */
 hidden int amutex__parse_watch(const char *s, struct amutex_watch *w);
 
+/*
+ * A path from the environment with "%p" replaced by the process id, so that
+ * the processes of one LD_PRELOAD tree do not overwrite each other's files.
+ * EINVAL when it does not fit.
+ */
+hidden int amutex__expand_path(const char *in, char *out, size_t len);
+
 /* "func+0x1c (libfoo.so)" or "0x7f..": for reports. */
 hidden void amutex__symbolize(const void *addr, char *buf, size_t len);
 

@@ -285,7 +285,10 @@ int amutex_metrics_from_env(void)
 		interval = 10 * AMUTEX_NS_PER_SEC;
 	}
 	if (path && *path) {
-		if ((err = amutex_metrics_file_start(path, interval)) == 0)
+		char expanded[4096];
+
+		if ((err = amutex__expand_path(path, expanded, sizeof(expanded))) == 0 &&
+		    (err = amutex_metrics_file_start(expanded, interval)) == 0)
 			started++;
 		else
 			amutex__warn_once("AMUTEX_METRICS", "AMUTEX_METRICS=\"%s\": %s; "

@@ -34,16 +34,25 @@ bindings)
 	echo "bindings: all $imports pthread mutex/cond imports of memcached bind to the drop-in"
 	;;
 sysbench)
-	LD_PRELOAD=$lib AMUTEX_REPORT="$dir/report" timeout 120 sysbench mutex \
+	timeout 120 env LD_PRELOAD=$lib AMUTEX_REPORT="$dir/report" sysbench mutex \
 		--threads=8 --mutex-num=2000 --mutex-locks=200000 --mutex-loops=1000 run >"$dir/out" ||
 		fail "sysbench exited $?"
 	grep -q "total number of events: *8" "$dir/out" || fail "sysbench did not finish its 8 events"
 	[ -s "$dir/report" ] || fail "no AMUTEX_REPORT: the drop-in was not loaded"
+	# The same run with the metrics file of the drop-in's environment.
+	timeout 120 env LD_PRELOAD=$lib AMUTEX_METRICS="$dir/m.%p.prom" AMUTEX_METRICS_INTERVAL=50ms \
+		sysbench mutex --threads=8 --mutex-num=64 --mutex-locks=100000 run >/dev/null ||
+		fail "sysbench with AMUTEX_METRICS exited $?"
+	m=$(ls "$dir"/m.*.prom)
+	[ "$(echo "$m" | wc -w)" = 1 ] || fail "expected one metrics file, %p expanded: $m"
+	grep -q '^amutex_wait_seconds_bucket{lock="' $m || fail "no contended mutex in AMUTEX_METRICS"
+	promtool check metrics <$m || fail "promtool rejects the metrics file"
 	echo "sysbench mutex: $(grep 'total time' "$dir/out" | tr -s ' ')"
 	;;
 memcached)
-	LD_PRELOAD=$lib AMUTEX_REPORT="$dir/report" memcached -l 127.0.0.1 -p "$port" -U 0 \
-		-t 4 -m 64 -u root >"$dir/log" 2>&1 &
+	mport=$((port + 1))
+	LD_PRELOAD=$lib AMUTEX_REPORT="$dir/report" AMUTEX_METRICS_ADDR=127.0.0.1:$mport \
+		memcached -l 127.0.0.1 -p "$port" -U 0 -t 4 -m 64 -u root >"$dir/log" 2>&1 &
 	pid=$!
 	wait_port "$port" || { kill $pid; fail "memcached did not listen"; }
 	head -c 200000 /dev/urandom >"$dir/blob"
@@ -55,6 +64,13 @@ memcached)
 		fail "memcaslap exited $?"
 	grep -q "Run time" "$dir/slap" || fail "memcaslap produced no result"
 	! grep -qi "verify fail" "$dir/slap" || fail "memcaslap verify failures"
+	# Scrape the drop-in's /metrics endpoint inside memcached.
+	exec 3<>"/dev/tcp/127.0.0.1/$mport" || fail "no metrics endpoint"
+	printf 'GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n' >&3
+	cat <&3 >"$dir/scrape"
+	exec 3<&-
+	grep -q "^HTTP/1.1 200" "$dir/scrape" || fail "metrics endpoint did not answer 200"
+	grep -q '^amutex_acquisitions_total{lock="' "$dir/scrape" || fail "no contended mutex in /metrics"
 	kill -TERM $pid
 	wait $pid || fail "memcached exited $? on SIGTERM"
 	[ -s "$dir/report" ] || fail "no AMUTEX_REPORT: the drop-in was not loaded"

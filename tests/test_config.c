@@ -321,6 +321,19 @@ static void test_one_effective_cpu_disables_spinning(void **state)
 	reload_with_quota();
 }
 
+static void test_percent_p_in_a_path_becomes_the_process_id(void **state)
+{
+	char out[64], want[64];
+
+	(void)state;
+	snprintf(want, sizeof(want), "/tmp/amutex.%ld.prom", (long)getpid());
+	assert_int_equal(amutex__expand_path("/tmp/amutex.%p.prom", out, sizeof(out)), 0);
+	assert_string_equal(out, want);
+	assert_int_equal(amutex__expand_path("/plain/path", out, sizeof(out)), 0);
+	assert_string_equal(out, "/plain/path");
+	assert_int_equal(amutex__expand_path("/a/very/long/path/that/does/not/fit", out, 8), EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_environment_is_reported_once_and_default_used),
 		cmocka_unit_test(test_spin_rounds_follow_attribute_environment_and_quota),
 		cmocka_unit_test(test_one_effective_cpu_disables_spinning),
+		cmocka_unit_test(test_percent_p_in_a_path_becomes_the_process_id),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

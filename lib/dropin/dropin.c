@@ -92,11 +92,17 @@ static void child_after_fork(void)
 static void report(void)
 {
 	const char *where = getenv("AMUTEX_REPORT");
+	char path[4096];
 	FILE *f;
 
 	if (!where || !*where)
 		return;
-	f = strcmp(where, "stderr") == 0 ? stderr : fopen(where, "we");
+	if (strcmp(where, "stderr") == 0)
+		f = stderr;
+	else if (amutex__expand_path(where, path, sizeof(path)) == 0)
+		f = fopen(path, "we");
+	else
+		f = NULL, errno = ENAMETOOLONG;
 	if (!f) {
 		fprintf(stderr, "amutex: AMUTEX_REPORT=\"%s\": %s\n", where, strerror(errno));
 		return;

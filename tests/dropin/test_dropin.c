@@ -24,6 +24,28 @@
 
 #define in_ms(clock, ms) deadline_ns((clock), (ms) * 1000000L)
 
+/* Before main: constructors of the program lock, wait and signal already. */
+static pthread_mutex_t early = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t early_cond = PTHREAD_COND_INITIALIZER;
+static int early_ok;
+
+__attribute__((constructor)) static void lock_before_main(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	early_ok = pthread_mutex_lock(&early) == 0 &&
+		   pthread_cond_signal(&early_cond) == 0 &&
+		   pthread_cond_timedwait(&early_cond, &early, &ts) == ETIMEDOUT &&
+		   pthread_mutex_unlock(&early) == 0;
+}
+
+static void test_mutex_and_cond_work_before_main(void **state)
+{
+	(void)state;
+	assert_int_equal(early_ok, 1);
+}
+
 static void test_drop_in_answers_pthread_calls(void **state)
 {
 	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
@@ -652,6 +674,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_drop_in_answers_pthread_calls),
+		cmocka_unit_test(test_mutex_and_cond_work_before_main),
 		cmocka_unit_test(test_static_initializer_mutex_locks_and_unlocks),
 		cmocka_unit_test(test_recursive_static_initializer_counts),
 		cmocka_unit_test(test_errorcheck_static_initializer_relock_returns_edeadlk),

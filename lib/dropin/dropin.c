@@ -41,7 +41,8 @@ const struct real_pthread *dropin_real(void)
 	return &real;
 }
 
-static __thread int tid;
+/* initial-exec: the drop-in is preloaded or linked, never dlopen'ed, so its TLS is static. */
+static __thread int tid __attribute__((tls_model("initial-exec")));
 
 int dropin_tid(void)
 {

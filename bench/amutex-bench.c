@@ -231,20 +231,6 @@ static FILE *json;
 static int json_first = 1;
 static int table;
 
-/* A duration as a person reads it: 137 ns, 1.3 ms, 2.40 s. */
-static const char *human_ns(uint64_t ns, char *buf, size_t len)
-{
-	if (ns < 1000)
-		snprintf(buf, len, "%llu ns", (unsigned long long)ns);
-	else if (ns < 1000000)
-		snprintf(buf, len, "%.1f us", (double)ns / 1e3);
-	else if (ns < 1000000000)
-		snprintf(buf, len, "%.1f ms", (double)ns / 1e6);
-	else
-		snprintf(buf, len, "%.2f s", (double)ns / 1e9);
-	return buf;
-}
-
 static void table_row(const struct bench_lock *l, const struct result *r)
 {
 	char a[32], b[32], c[32];
@@ -252,9 +238,9 @@ static void table_row(const struct bench_lock *l, const struct result *r)
 
 	printf("  %-14s %12.0f %12s %12s %12s %9.2f  %s\n", l->name,
 	       (double)r->ops / r->secs,
-	       human_ns(amutex_hist_quantile(&r->wait, 0.5), a, sizeof(a)),
-	       human_ns(amutex_hist_quantile(&r->wait, 0.99), b, sizeof(b)),
-	       human_ns(r->wait.max_ns, c, sizeof(c)), fair,
+	       amutex_format_ns(amutex_hist_quantile(&r->wait, 0.5), a, sizeof(a)),
+	       amutex_format_ns(amutex_hist_quantile(&r->wait, 0.99), b, sizeof(b)),
+	       amutex_format_ns(r->wait.max_ns, c, sizeof(c)), fair,
 	       r->counter_ok ? "exact" : "WRONG");
 }
 

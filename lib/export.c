@@ -273,7 +273,7 @@ static void json(FILE *f, const struct snaps *all)
 	fputs("\n]}\n", f);
 }
 
-static const char *dur(uint64_t ns, char *buf, size_t len)
+const char *amutex_format_ns(uint64_t ns, char *buf, size_t len)
 {
 	if (ns < 1000)
 		snprintf(buf, len, "%lluns", (unsigned long long)ns);
@@ -302,9 +302,10 @@ static void table(FILE *f, struct snaps *all)
 		amutex__symbolize(p->c.first_contended_site, site, sizeof(site));
 		fprintf(f, "%-24s %12llu %9.1f%% %9s %9s %9s %10s %8llu  %s\n", p->name,
 			(unsigned long long)acq, share,
-			dur(amutex_hist_quantile(&p->wait, 0.5), a, sizeof(a)),
-			dur(amutex_hist_quantile(&p->wait, 0.99), b, sizeof(b)),
-			dur(p->wait.max_ns, c, sizeof(c)), dur(p->wait.sum_ns, d, sizeof(d)),
+			amutex_format_ns(amutex_hist_quantile(&p->wait, 0.5), a, sizeof(a)),
+			amutex_format_ns(amutex_hist_quantile(&p->wait, 0.99), b, sizeof(b)),
+			amutex_format_ns(p->wait.max_ns, c, sizeof(c)),
+			amutex_format_ns(p->wait.sum_ns, d, sizeof(d)),
 			(unsigned long long)p->c.starvation_entries, site);
 	}
 }

@@ -2,8 +2,11 @@
 #ifndef AMUTEX_TEST_SUPPORT_H
 #define AMUTEX_TEST_SUPPORT_H
 
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 static inline uint64_t now_ns(void)
 {
@@ -42,6 +45,28 @@ static inline struct timespec deadline_ns(clockid_t clock, long ns)
 		ts.tv_nsec -= 1000000000;
 	}
 	return ts;
+}
+
+/* Run fn with stderr going to path; buf gets what it wrote there. */
+static inline void capture_stderr(void (*fn)(void), const char *path, char *buf, size_t len)
+{
+	int saved = dup(2), fd;
+	FILE *f;
+	size_t n = 0;
+
+	fflush(stderr);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, 2);
+	close(fd);
+	fn();
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	if ((f = fopen(path, "r"))) {
+		n = fread(buf, 1, len - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
 }
 
 #endif

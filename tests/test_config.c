@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "support.h"
 
 static char root[256];
 
@@ -63,27 +64,12 @@ static unsigned cpus_for(const char *self)
 	return amutex__cgroup_cpus(root, path);
 }
 
-/* Run fn with stderr captured into buf. */
-static void capture_stderr(void (*fn)(void), char *buf, size_t len)
+static void capture(void (*fn)(void), char *buf, size_t len)
 {
 	char path[512];
-	int saved = dup(2), fd;
-	FILE *f;
-	size_t n;
 
 	snprintf(path, sizeof(path), "%s/stderr", root);
-	fflush(stderr);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	dup2(fd, 2);
-	close(fd);
-	fn();
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	f = fopen(path, "r");
-	n = fread(buf, 1, len - 1, f);
-	buf[n] = '\0';
-	fclose(f);
+	capture_stderr(fn, path, buf, len);
 }
 
 static void test_duration_units_parse(void **state)
@@ -198,7 +184,7 @@ static void test_malformed_cpu_max_is_reported_and_ignored(void **state)
 	(void)state;
 	amutex__warn_reset();
 	put("bad/cpu.max", "lots 100000\n");
-	capture_stderr(check_malformed_cpu_max, out, sizeof(out));
+	capture(check_malformed_cpu_max, out, sizeof(out));
 	assert_non_null(strstr(out, "amutex: ignoring malformed"));
 	assert_non_null(strstr(out, "bad/cpu.max"));
 	put("bad/cpu.max", "100000 0\n");
@@ -263,7 +249,7 @@ static void test_malformed_environment_is_reported_once_and_default_used(void **
 	setenv("AMUTEX_STARVATION_THRESHOLD", "soon", 1);
 	setenv("AMUTEX_SPIN", "lots", 1);
 	put("self", "0::/\n");
-	capture_stderr(reload_with_quota, out, sizeof(out));
+	capture(reload_with_quota, out, sizeof(out));
 	assert_non_null(strstr(out, "AMUTEX_STARVATION_THRESHOLD=\"soon\""));
 	assert_non_null(strstr(out, "AMUTEX_SPIN=\"lots\""));
 	assert_int_equal(amutex__config()->starve_ns, AMUTEX_DEFAULT_STARVE_NS);

@@ -569,9 +569,6 @@ static void from_env(void)
 static void test_bad_environment_is_reported_and_nothing_started(void **state)
 {
 	char path[128], out[4096];
-	int saved = dup(2), fd;
-	FILE *f;
-	size_t n;
 
 	(void)state;
 	amutex__warn_reset();
@@ -579,18 +576,7 @@ static void test_bad_environment_is_reported_and_nothing_started(void **state)
 	setenv("AMUTEX_METRICS_ADDR", "192.168.1.1:9300", 1);
 	setenv("AMUTEX_METRICS_INTERVAL", "often", 1);
 	snprintf(path, sizeof(path), "%s/stderr.txt", dir);
-	fflush(stderr);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	dup2(fd, 2);
-	close(fd);
-	from_env();
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	f = fopen(path, "r");
-	n = fread(out, 1, sizeof(out) - 1, f);
-	out[n] = '\0';
-	fclose(f);
+	capture_stderr(from_env, path, out, sizeof(out));
 	assert_non_null(strstr(out, "AMUTEX_WATCH=\"p99=soon\" is malformed"));
 	assert_non_null(strstr(out, "AMUTEX_METRICS_ADDR=\"192.168.1.1:9300\""));
 	assert_non_null(strstr(out, "AMUTEX_METRICS_INTERVAL=\"often\""));

@@ -49,6 +49,8 @@ AMUTEX_API void amutex_hist_record_excl(amutex_hist_t *h, uint64_t ns);
 AMUTEX_API void amutex_hist_merge(amutex_hist_t *dst, const amutex_hist_t *src);
 /* q in [0, 1]; 0 for an empty histogram. The bucket's midpoint, capped by max. */
 AMUTEX_API uint64_t amutex_hist_quantile(const amutex_hist_t *h, double q);
+/* A duration for people: "750ns", "12.5us", "1.3ms", "2.40s". Returns buf. */
+AMUTEX_API const char *amutex_format_ns(uint64_t ns, char *buf, size_t len);
 /* Bucket geometry, for exporters: index of a value, upper bound of a bucket. */
 AMUTEX_API unsigned amutex_hist_index(uint64_t ns);
 AMUTEX_API uint64_t amutex_hist_upper(unsigned index);

@@ -142,7 +142,7 @@ static int sema_take(amutex_t *m, uint32_t seen, const struct timespec *abs, int
 static void sema_post(amutex_t *m)
 {
 	__atomic_add_fetch(&m->sema, POST, __ATOMIC_SEQ_CST);
-	amutex__futex_wake(&m->sema, 1, futex_how(m, 0));
+	amutex__futex_wake(&m->sema, 1, futex_how(m, CLOCK_MONOTONIC));
 }
 
 /*
@@ -192,7 +192,7 @@ static int cancel_wait(amutex_t *m)
 			return 0;
 		old = load(&m->state);
 		if (WAITERS(old) == 0)
-			return sema_take(m, w - TOKENS(w), 0, futex_how(m, 0));
+			return sema_take(m, w - TOKENS(w), 0, futex_how(m, CLOCK_MONOTONIC));
 		new = old - WAITER;
 		/*
 		 * The last waiter of a starving, held mutex ends starvation mode,
@@ -247,7 +247,11 @@ int amutex__lock_slow_clock(amutex_t *m, const struct timespec *abs, clockid_t c
 	uint32_t old = load(&m->state), new, seen;
 
 	if (stats) {
-		/* Every operation of an observed mutex comes here: free is fast. */
+		/*
+		 * A free observed mutex comes here when its word was not exactly
+		 * STATS (WOKEN set, say), and every operation of a TIMED one:
+		 * take it before reading the clock.
+		 */
 		if (!(old & (LOCKED | STARVING)) &&
 		    cas(&m->state, &old, old | LOCKED, __ATOMIC_ACQUIRE)) {
 			amutex__stats_acquired(m, AMUTEX_PATH_FAST, 0);

@@ -118,15 +118,52 @@ static int sema_trytake(amutex_t *m, uint32_t w)
 }
 
 /*
- * sema_take: sleep until a token is ours, or ETIMEDOUT. seen: the word as
- * read before queueing (any token in it is an older sleeper's), or as read
- * with no token in it.
+ * A token in the word a thread read before queueing is an older sleeper's,
+ * unless that sleeper times out and leaves: its leaving CAS then hands the
+ * token, by the count, to the newcomer, who sleeps past it (found by the
+ * model, docs/model/amutex.pml). So the first sleep on a word that held a
+ * token is bounded by this much; then the thread looks again.
  */
-static int sema_take(amutex_t *m, uint32_t seen, const struct timespec *abs, int how)
+#define ORPHAN_CHECK_NS 1000000
+
+static void add_ns(struct timespec *ts, uint64_t ns)
 {
+	ts->tv_sec += (time_t)(ns / AMUTEX_NS_PER_SEC);
+	ts->tv_nsec += (long)(ns % AMUTEX_NS_PER_SEC);
+	if (ts->tv_nsec >= (long)AMUTEX_NS_PER_SEC) {
+		ts->tv_sec++;
+		ts->tv_nsec -= (long)AMUTEX_NS_PER_SEC;
+	}
+}
+
+static int before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/*
+ * sema_take: sleep until a token is ours, or ETIMEDOUT at abs (on clock).
+ * seen: the word as read before queueing (any token in it is an older
+ * sleeper's), or as read with no token in it.
+ */
+static int sema_take(amutex_t *m, uint32_t seen, const struct timespec *abs,
+		     clockid_t clock, int how)
+{
+	const struct timespec *until = abs;
+	struct timespec bound;
+
+	if (TOKENS(seen)) {
+		clock_gettime(clock, &bound);
+		add_ns(&bound, ORPHAN_CHECK_NS);
+		if (!abs || before(&bound, abs))
+			until = &bound;
+	}
 	for (;;) {
-		if (amutex__futex_wait(&m->sema, seen, abs, how) == ETIMEDOUT)
-			return ETIMEDOUT;
+		if (amutex__futex_wait(&m->sema, seen, until, how) == ETIMEDOUT) {
+			if (until == abs)
+				return ETIMEDOUT;
+			until = abs;	/* the orphan check: look, then sleep as usual */
+		}
 		seen = __atomic_load_n(&m->sema, __ATOMIC_SEQ_CST);
 		while (TOKENS(seen))
 			if (cas(&m->sema, &seen, seen - TOKEN, __ATOMIC_ACQUIRE))
@@ -192,7 +229,8 @@ static int cancel_wait(amutex_t *m)
 			return 0;
 		old = load(&m->state);
 		if (WAITERS(old) == 0)
-			return sema_take(m, w - TOKENS(w), 0, futex_how(m, CLOCK_MONOTONIC));
+			return sema_take(m, w - TOKENS(w), 0, CLOCK_MONOTONIC,
+					 futex_how(m, CLOCK_MONOTONIC));
 		new = old - WAITER;
 		/*
 		 * The last waiter of a starving, held mutex ends starvation mode,
@@ -327,7 +365,8 @@ int amutex__lock_slow_clock(amutex_t *m, const struct timespec *abs, clockid_t c
 			if (stats)
 				amutex__stats_contended_at(stats, __builtin_return_address(0));
 		}
-		if (sema_take(m, seen, abs, futex_how(m, clock)) != 0 && cancel_wait(m) != 0)
+		if (sema_take(m, seen, abs, clock, futex_how(m, clock)) != 0 &&
+		    cancel_wait(m) != 0)
 			return give_up(m, 0, ETIMEDOUT);
 		slept = 1;
 		got = amutex__now_ns();

@@ -55,17 +55,14 @@ int pthread_mutex_destroy(pthread_mutex_t *pm)
 }
 
 /*
- * lock_core: amutex_lock with the drop-in's slow path, which observes a
- * mutex on its first contention. clock: the deadline's, if any.
+ * lock_after: the rest of amutex_lock once a CAS from 0 failed and saw old:
+ * an observed mutex at rest (STATS) is taken with one more CAS; otherwise
+ * the drop-in's slow path, which observes a mutex on its first contention.
+ * clock: the deadline's, if any.
  */
-static inline int lock_core(struct pt_mutex *m, const struct timespec *abs,
-			    clockid_t clock, const void *site)
+static inline int lock_after(struct pt_mutex *m, uint32_t old, const struct timespec *abs,
+			     clockid_t clock, const void *site)
 {
-	uint32_t old = 0;
-
-	if (__builtin_expect(__atomic_compare_exchange_n(&m->core.state, &old, LOCKED,
-			0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED), 1))
-		return 0;
 	if (old == STATS && __atomic_compare_exchange_n(&m->core.state, &old,
 			STATS | LOCKED, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
 		amutex_count_fast_(m->core.stats);
@@ -74,6 +71,18 @@ static inline int lock_core(struct pt_mutex *m, const struct timespec *abs,
 	if (!m->core.stats)
 		dropin_observe(m, site);
 	return amutex__lock_slow_clock(&m->core, abs, clock);
+}
+
+/* lock_core: amutex_lock with the drop-in's slow path. */
+static inline int lock_core(struct pt_mutex *m, const struct timespec *abs,
+			    clockid_t clock, const void *site)
+{
+	uint32_t old = 0;
+
+	if (__builtin_expect(__atomic_compare_exchange_n(&m->core.state, &old, LOCKED,
+			0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED), 1))
+		return 0;
+	return lock_after(m, old, abs, clock, site);
 }
 
 /* Errorcheck and recursive mutexes, and the checks of a timed lock. */
@@ -106,13 +115,18 @@ static int plain_kind(int kind)
 	return type == PTHREAD_MUTEX_NORMAL || type == PTHREAD_MUTEX_ADAPTIVE_NP;
 }
 
-/* Everything but the uncontended plain lock: out of line, so that stays frameless. */
-__attribute__((noinline)) static int lock_rest(struct pt_mutex *m, const void *site)
+/*
+ * Everything but the uncontended plain lock: out of line, so that stays
+ * frameless. old: what the fast path's CAS from 0 saw (0 if it made none).
+ */
+__attribute__((noinline)) static int lock_rest(struct pt_mutex *m, uint32_t old,
+					       const void *site)
 {
 	int kind = pt_kind(m);
 
 	if (plain_kind(kind))
-		return lock_core(m, NULL, CLOCK_MONOTONIC, site);
+		return old ? lock_after(m, old, NULL, CLOCK_MONOTONIC, site) :
+			     lock_core(m, NULL, CLOCK_MONOTONIC, site);
 	if (kind & KIND_GLIBC)
 		return dropin_real()->mutex_lock((pthread_mutex_t *)m);
 	return lock_kind(m, kind, NULL, CLOCK_MONOTONIC, site);
@@ -127,7 +141,7 @@ int pthread_mutex_lock(pthread_mutex_t *pm)
 	    __builtin_expect(__atomic_compare_exchange_n(&m->core.state, &old, LOCKED,
 			0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED), 1))
 		return 0;
-	return lock_rest(m, __builtin_return_address(0));
+	return lock_rest(m, old, __builtin_return_address(0));
 }
 
 static int timed(pthread_mutex_t *pm, clockid_t clock, const struct timespec *abs,

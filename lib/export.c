@@ -42,11 +42,7 @@ static void take(void *arg, const struct amutex_stats *s)
 		all->cap = cap;
 	}
 	p = &all->v[all->n++];
-	if (s->name)
-		snprintf(p->name, sizeof(p->name), "%s", s->name);
-	else	/* a drop-in mutex: named by where it was first contended */
-		amutex__symbolize(__atomic_load_n(&s->first_site, __ATOMIC_RELAXED),
-				  p->name, sizeof(p->name));
+	amutex__stats_name(s, p->name, sizeof(p->name));
 	p->lock = s->lock;
 	amutex__stats_counters(s, &p->c);
 	p->starving_ns = amutex__stats_starving_ns(s, all->now);
@@ -79,7 +75,6 @@ static int snapshot(struct snaps *all)
 {
 	memset(all, 0, sizeof(*all));
 	all->now = amutex__now_ns();
-	amutex__stats_pending_drain();
 	amutex__registry_each(take, all);
 	if (all->failed) {
 		free(all->v);

@@ -163,13 +163,15 @@ hidden void amutex__stats_waiters(struct amutex_stats *s, uint32_t waiters);
 hidden void amutex__stats_contended_at(struct amutex_stats *s, const void *site);
 /* Snapshot without touching the mutex (it may be gone): starving from the clock. */
 hidden void amutex__stats_counters(const struct amutex_stats *s, struct amutex_counters *out);
+/* The name a lock is exported under: its own, else where it was first contended. */
+hidden void amutex__stats_name(const struct amutex_stats *s, char *buf, size_t len);
 /* Starvation time so far, counting an episode still open at now. */
 hidden uint64_t amutex__stats_starving_ns(const struct amutex_stats *s, uint64_t now);
 
 /*
  * Blocks attached to a lock on a lock path (the drop-in's first contention)
  * cannot join the registry there (liburcu allocates and locks); they wait
- * on a lock-free list that exporters drain into the registry first.
+ * on a lock-free list that amutex__registry_each drains first.
  */
 hidden void amutex__stats_pending_push(struct amutex_stats *s);
 hidden void amutex__stats_pending_drain(void);
@@ -178,7 +180,10 @@ hidden void amutex__stats_pending_drain(void);
 hidden int amutex__registry_add(struct amutex_stats *s);
 /* Remove; free s (and the entry) after an RCU grace period. */
 hidden void amutex__registry_remove(struct amutex_stats *s);
-/* Call fn for every registered lock inside one RCU read-side section. */
+/*
+ * Call fn for every registered lock inside one RCU read-side section, after
+ * draining the pending list into the registry.
+ */
 hidden void amutex__registry_each(void (*fn)(void *arg, const struct amutex_stats *s), void *arg);
 
 /* Publishers and the watchdog stop (and write a last time) at exit. */

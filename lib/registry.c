@@ -117,11 +117,13 @@ void amutex__registry_remove(struct amutex_stats *s)
 
 void amutex__registry_each(void (*fn)(void *arg, const struct amutex_stats *s), void *arg)
 {
-	struct cds_lfht *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+	struct cds_lfht *t;
 	struct cds_lfht_iter iter;
 	struct amutex_reg *r;
 
-	if (!t)
+	/* Blocks attached on lock paths join here, outside any lock path. */
+	amutex__stats_pending_drain();
+	if (!(t = __atomic_load_n(&table, __ATOMIC_ACQUIRE)))
 		return;
 	urcu_bp_read_lock();
 	cds_lfht_for_each_entry(t, &iter, r, node)

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,4 +241,12 @@ void amutex__stats_pending_drain(void)
 			break;	/* out of memory: the rest stay unlisted */
 		s = next;
 	}
+}
+
+void amutex__stats_name(const struct amutex_stats *s, char *buf, size_t len)
+{
+	if (s->name)
+		snprintf(buf, len, "%s", s->name);
+	else	/* a drop-in mutex */
+		amutex__symbolize(__atomic_load_n(&s->first_site, __ATOMIC_RELAXED), buf, len);
 }

@@ -74,11 +74,7 @@ static void take(void *arg, const struct amutex_stats *s)
 	if (!e)
 		return;
 	e->seen = 1;
-	if (s->name)
-		snprintf(e->name, sizeof(e->name), "%s", s->name);
-	else
-		amutex__symbolize(__atomic_load_n(&s->first_site, __ATOMIC_RELAXED),
-				  e->name, sizeof(e->name));
+	amutex__stats_name(s, e->name, sizeof(e->name));
 	e->lock = s->lock;
 	e->site = __atomic_load_n(&s->first_site, __ATOMIC_RELAXED);
 	snap = &e->ring[e->head % (TICKS + 1)];
@@ -189,7 +185,6 @@ static void tick(void)
 	size_t n = 0;
 
 	W.now = amutex__now_ns();
-	amutex__stats_pending_drain();
 	amutex__registry_each(take, NULL);
 	sweep();
 	if (W.last_fire && W.now - W.last_fire < W.cfg.cooldown_ns)

@@ -10,7 +10,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "internal.h"
+#include "mutex/mutex.h"
 #include "support.h"
 
 #define in_ms(ms) deadline_ns(CLOCK_MONOTONIC, (ms) * 1000000L)
@@ -36,7 +36,7 @@ static void test_static_initializer_locks_and_unlocks(void **state)
 
 	(void)state;
 	assert_int_equal(amutex_lock(&m), 0);
-	assert_int_equal(m.state, AMUTEX_STATE_LOCKED);
+	assert_int_equal(m.state, AMUTEX__LOCKED);
 	assert_int_equal(amutex_unlock(&m), 0);
 	assert_int_equal(m.state, 0);
 }
@@ -71,7 +71,7 @@ static void test_trylock_on_starving_mutex_returns_ebusy(void **state)
 
 	(void)state;
 	/* Released in a handoff: the lock belongs to its queue. */
-	m.state = AMUTEX_STATE_STARVING | AMUTEX_STATE_WAITER;
+	m.state = AMUTEX__STARVING | AMUTEX__WAITER;
 	assert_int_equal(amutex_trylock(&m), EBUSY);
 }
 
@@ -93,7 +93,7 @@ static void test_destroy_of_locked_mutex_returns_ebusy(void **state)
 	(void)state;
 	assert_int_equal(amutex_lock(&m), 0);
 	assert_int_equal(amutex_destroy(&m), EBUSY);
-	assert_int_equal(m.state, AMUTEX_STATE_LOCKED);
+	assert_int_equal(m.state, AMUTEX__LOCKED);
 	assert_int_equal(amutex_unlock(&m), 0);
 	assert_int_equal(amutex_destroy(&m), 0);
 }
@@ -116,8 +116,8 @@ static void test_timedlock_held_mutex_returns_etimedout_and_leaves_no_waiter(voi
 	(void)state;
 	assert_int_equal(amutex_lock(&m), 0);
 	assert_int_equal(amutex_timedlock(&m, &ts), ETIMEDOUT);
-	assert_int_equal(m.state, AMUTEX_STATE_LOCKED);
-	assert_int_equal(AMUTEX_SEMA_TOKENS(m.sema), 0);
+	assert_int_equal(m.state, AMUTEX__LOCKED);
+	assert_int_equal(AMUTEX__SEMA_TOKENS(m.sema), 0);
 	assert_int_equal(amutex_unlock(&m), 0);
 	assert_int_equal(m.state, 0);
 }
@@ -144,7 +144,7 @@ static void test_timedlock_malformed_timespec_returns_einval(void **state)
 	assert_int_equal(amutex_timedlock(&m, &bad_nsec), EINVAL);
 	assert_int_equal(amutex_timedlock(&m, &neg_nsec), EINVAL);
 	assert_int_equal(amutex_timedlock(&m, &neg_sec), EINVAL);
-	assert_int_equal(m.state, AMUTEX_STATE_LOCKED);
+	assert_int_equal(m.state, AMUTEX__LOCKED);
 	assert_int_equal(amutex_unlock(&m), 0);
 }
 
@@ -176,7 +176,7 @@ static void test_timedlock_waits_until_unlocked(void **state)
 	assert_int_equal(amutex_unlock(&m), 0);
 	pthread_join(t, NULL);
 	assert_int_equal(m.state, 0);
-	assert_int_equal(AMUTEX_SEMA_TOKENS(m.sema), 0);
+	assert_int_equal(AMUTEX__SEMA_TOKENS(m.sema), 0);
 }
 
 static void test_lock_blocks_until_unlocked(void **state)

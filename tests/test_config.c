@@ -15,7 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "mutex/mutex.h"
+#include "stats/stats.h"
 #include "support.h"
 
 static char root[256];

@@ -91,8 +91,8 @@ static void run_hog(struct hog *h, uint64_t threshold_ns, uint64_t hold_ns,
 	assert_int_equal(c->timeouts, h->waiter_timeouts);
 	assert_int_equal(c->acquired_fast + c->acquired_spin + c->acquired_sleep,
 			 h->hog_acquired + h->waiter_acquired);
-	assert_int_equal(h->m.state, AMUTEX_STATE_STATS);
-	assert_int_equal(AMUTEX_SEMA_TOKENS(h->m.sema), 0);
+	assert_int_equal(h->m.state, AMUTEX__STATS);
+	assert_int_equal(AMUTEX__SEMA_TOKENS(h->m.sema), 0);
 }
 
 static void test_hog_puts_mutex_in_starvation_mode_hands_off_and_leaves(void **state)

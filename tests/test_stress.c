@@ -86,7 +86,7 @@ static uint64_t run(struct shared *s)
 static void assert_at_rest(const amutex_t *m, uint32_t idle)
 {
 	assert_int_equal(m->state, idle);
-	assert_int_equal(AMUTEX_SEMA_TOKENS(m->sema), 0);
+	assert_int_equal(AMUTEX__SEMA_TOKENS(m->sema), 0);
 }
 
 static void test_default_mutex_counter_is_exact(void **state)
@@ -125,7 +125,7 @@ static void test_starving_mutex_with_timeouts_counter_is_exact(void **state)
 	assert_int_equal(amutex_init(&s.m, &a), 0);
 	total = run(&s);
 	assert_int_equal(total, s.counter);
-	assert_at_rest(&s.m, AMUTEX_STATE_STATS);
+	assert_at_rest(&s.m, AMUTEX__STATS);
 	assert_int_equal(amutex_stats_read(&s.m, &c), 0);
 	for (int i = 0; i < THREADS; i++)
 		timeouts += s.timeouts[i];

@@ -22,7 +22,7 @@
 static struct real_pthread real;
 static int real_ready;
 
-const struct real_pthread *dropin_real(void)
+const struct real_pthread *amutex__dropin_real(void)
 {
 	if (__builtin_expect(!__atomic_load_n(&real_ready, __ATOMIC_ACQUIRE), 0)) {
 		/* Once, before the first glibc-kept mutex is used; dlsym is safe here. */
@@ -35,7 +35,7 @@ const struct real_pthread *dropin_real(void)
 		real.mutex_unlock = dlsym(RTLD_NEXT, "pthread_mutex_unlock");
 		real.mutex_consistent = dlsym(RTLD_NEXT, "pthread_mutex_consistent");
 		if (!real.mutex_init || !real.mutex_lock || !real.mutex_unlock)
-			amutex_die("glibc's pthread_mutex functions not found");
+			amutex__die("glibc's pthread_mutex functions not found");
 		__atomic_store_n(&real_ready, 1, __ATOMIC_RELEASE);
 	}
 	return &real;
@@ -44,7 +44,7 @@ const struct real_pthread *dropin_real(void)
 /* initial-exec: the drop-in is preloaded or linked, never dlopen'ed, so its TLS is static. */
 static __thread int tid __attribute__((tls_model("initial-exec")));
 
-int dropin_tid(void)
+int amutex__dropin_tid(void)
 {
 	if (__builtin_expect(!tid, 0))
 		tid = (int)syscall(SYS_gettid);
@@ -58,13 +58,13 @@ int dropin_tid(void)
  * pool is spent go unobserved.
  */
 #define POOL 4096
-static struct amutex_stats pool[POOL];
+static struct amutex__stats pool[POOL];
 static unsigned pool_used;
 static int observe = 1;		/* AMUTEX_STATS */
 
-void dropin_observe(struct pt_mutex *m, const void *site)
+void amutex__dropin_observe(struct pt_mutex *m, const void *site)
 {
-	struct amutex_stats *s, *none = NULL;
+	struct amutex__stats *s;
 	unsigned i;
 
 	/* Process-shared: a pointer would mean nothing in the other process. */
@@ -74,14 +74,10 @@ void dropin_observe(struct pt_mutex *m, const void *site)
 	if ((i = __atomic_fetch_add(&pool_used, 1, __ATOMIC_RELAXED)) >= POOL)
 		return;
 	s = &pool[i];
-	s->lock = &m->core;
-	s->first_site = site;
-	/* Release, paired with the slow path's acquire load of m->stats. */
-	if (!__atomic_compare_exchange_n(&m->core.stats, &none, s, 0, __ATOMIC_RELEASE,
-					 __ATOMIC_RELAXED))
-		return;	/* another thread observed it first; this block stays unused */
-	__atomic_or_fetch(&m->core.state, AMUTEX_STATE_STATS, __ATOMIC_RELEASE);
-	amutex__stats_pending_push(s);
+	amutex__stats_attach_init(s, &m->core, site);
+	if (amutex__stats_attach(&m->core, s))
+		amutex__registry_pending(s);
+	/* else another thread observed it first; this block stays unused */
 }
 
 static void child_after_fork(void)

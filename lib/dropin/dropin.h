@@ -14,7 +14,8 @@
 #ifndef AMUTEX_DROPIN_H
 #define AMUTEX_DROPIN_H
 
-#include "../internal.h"
+#include "../mutex/mutex.h"
+#include "../stats/stats.h"
 
 #include <pthread.h>
 #include <stddef.h>
@@ -53,12 +54,12 @@ struct real_pthread {
 	int (*mutex_unlock)(pthread_mutex_t *);
 	int (*mutex_consistent)(pthread_mutex_t *);
 };
-hidden const struct real_pthread *dropin_real(void);
+hidden const struct real_pthread *amutex__dropin_real(void);
 
 /* The calling thread's kernel thread id, cached (reset in a fork's child). */
-hidden int dropin_tid(void);
+hidden int amutex__dropin_tid(void);
 
 /* First contention: attach a statistics block from the static pool. */
-hidden void dropin_observe(struct pt_mutex *m, const void *site);
+hidden void amutex__dropin_observe(struct pt_mutex *m, const void *site);
 
 #endif /* AMUTEX_DROPIN_H */

@@ -9,12 +9,11 @@
 #include <errno.h>
 #include <string.h>
 
-#define LOCKED AMUTEX_STATE_LOCKED
-#define STATS  AMUTEX_STATE_STATS
+#define STATS AMUTEX__STATS
 
 static int owned_by_me(const struct pt_mutex *m)
 {
-	return __atomic_load_n(&m->owner, __ATOMIC_RELAXED) == dropin_tid();
+	return __atomic_load_n(&m->owner, __ATOMIC_RELAXED) == amutex__dropin_tid();
 }
 
 int pthread_mutex_init(pthread_mutex_t *pm, const pthread_mutexattr_t *attr)
@@ -30,13 +29,13 @@ int pthread_mutex_init(pthread_mutex_t *pm, const pthread_mutexattr_t *attr)
 		    pthread_mutexattr_getprotocol(attr, &protocol) != 0)
 			return EINVAL;
 		if (robust != PTHREAD_MUTEX_STALLED || protocol != PTHREAD_PRIO_NONE)
-			return dropin_real()->mutex_init(pm, attr);
+			return amutex__dropin_real()->mutex_init(pm, attr);
 	}
 	memset(m, 0, sizeof(*m));
 	m->core.embed[0] = (uint32_t)(type & KIND_TYPE_MASK) |
 			   (pshared == PTHREAD_PROCESS_SHARED ? KIND_PSHARED : 0);
 	if (pshared == PTHREAD_PROCESS_SHARED)
-		m->core.flags = AMUTEX_FLAG_SHARED;
+		m->core.flags = AMUTEX__FLAG_SHARED;
 	return 0;
 }
 
@@ -45,8 +44,8 @@ int pthread_mutex_destroy(pthread_mutex_t *pm)
 	struct pt_mutex *m = (struct pt_mutex *)pm;
 
 	if (pt_kind(m) & KIND_GLIBC)
-		return dropin_real()->mutex_destroy(pm);
-	if (__atomic_load_n(&m->core.state, __ATOMIC_RELAXED) & ~(STATS | AMUTEX_STATE_TIMED))
+		return amutex__dropin_real()->mutex_destroy(pm);
+	if (__atomic_load_n(&m->core.state, __ATOMIC_RELAXED) & ~(STATS | AMUTEX__TIMED))
 		return EBUSY;
 	/* Pooled statistics stay in the report; the memory is the caller's again. */
 	m->core.state = 0;
@@ -55,32 +54,28 @@ int pthread_mutex_destroy(pthread_mutex_t *pm)
 }
 
 /*
- * lock_after: the rest of amutex_lock once a CAS from 0 failed and saw old:
- * an observed mutex at rest (STATS) is taken with one more CAS; otherwise
- * the drop-in's slow path, which observes a mutex on its first contention.
- * clock: the deadline's, if any.
+ * lock_after: the rest of amutex_lock once the CAS from 0 failed and saw
+ * old: an observed mutex at rest is taken as the core takes it; otherwise
+ * the slow path, which observes a mutex on its first contention (S1).
+ * clock: the deadline's, if any; site: the caller of the pthread function.
  */
 static inline int lock_after(struct pt_mutex *m, uint32_t old, const struct timespec *abs,
 			     clockid_t clock, const void *site)
 {
-	if (old == STATS && __atomic_compare_exchange_n(&m->core.state, &old,
-			STATS | LOCKED, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-		amutex_count_fast_(m->core.stats);
+	if (amutex__acquire_observed(&m->core, old))
 		return 0;
-	}
 	if (!m->core.stats)
-		dropin_observe(m, site);
-	return amutex__lock_slow_clock(&m->core, abs, clock);
+		amutex__dropin_observe(m, site);
+	return amutex__lock_contended(&m->core, abs, clock, site);
 }
 
 /* lock_core: amutex_lock with the drop-in's slow path. */
 static inline int lock_core(struct pt_mutex *m, const struct timespec *abs,
 			    clockid_t clock, const void *site)
 {
-	uint32_t old = 0;
+	uint32_t old;
 
-	if (__builtin_expect(__atomic_compare_exchange_n(&m->core.state, &old, LOCKED,
-			0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED), 1))
+	if (amutex__acquire_fast(&m->core, &old))
 		return 0;
 	return lock_after(m, old, abs, clock, site);
 }
@@ -102,7 +97,7 @@ static int lock_kind(struct pt_mutex *m, int kind, const struct timespec *abs,
 	if ((err = lock_core(m, abs, clock, site)) != 0)
 		return err;
 	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) {
-		__atomic_store_n(&m->owner, dropin_tid(), __ATOMIC_RELAXED);
+		__atomic_store_n(&m->owner, amutex__dropin_tid(), __ATOMIC_RELAXED);
 		m->count = 0;
 	}
 	return 0;
@@ -128,7 +123,7 @@ __attribute__((noinline)) static int lock_rest(struct pt_mutex *m, uint32_t old,
 		return old ? lock_after(m, old, NULL, CLOCK_MONOTONIC, site) :
 			     lock_core(m, NULL, CLOCK_MONOTONIC, site);
 	if (kind & KIND_GLIBC)
-		return dropin_real()->mutex_lock((pthread_mutex_t *)m);
+		return amutex__dropin_real()->mutex_lock((pthread_mutex_t *)m);
 	return lock_kind(m, kind, NULL, CLOCK_MONOTONIC, site);
 }
 
@@ -137,9 +132,7 @@ int pthread_mutex_lock(pthread_mutex_t *pm)
 	struct pt_mutex *m = (struct pt_mutex *)pm;
 	uint32_t old = 0;
 
-	if (__builtin_expect(plain_kind(pt_kind(m)), 1) &&
-	    __builtin_expect(__atomic_compare_exchange_n(&m->core.state, &old, LOCKED,
-			0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED), 1))
+	if (__builtin_expect(plain_kind(pt_kind(m)), 1) && amutex__acquire_fast(&m->core, &old))
 		return 0;
 	return lock_rest(m, old, __builtin_return_address(0));
 }
@@ -151,8 +144,8 @@ static int timed(pthread_mutex_t *pm, clockid_t clock, const struct timespec *ab
 	int kind = pt_kind(m);
 
 	if (kind & KIND_GLIBC)
-		return clock == CLOCK_REALTIME ? dropin_real()->mutex_timedlock(pm, abs) :
-		       dropin_real()->mutex_clocklock(pm, clock, abs);
+		return clock == CLOCK_REALTIME ? amutex__dropin_real()->mutex_timedlock(pm, abs) :
+		       amutex__dropin_real()->mutex_clocklock(pm, clock, abs);
 	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
 		return EINVAL;
 	return lock_kind(m, kind, abs, clock, site);
@@ -174,7 +167,7 @@ int pthread_mutex_trylock(pthread_mutex_t *pm)
 	int kind = pt_kind(m), type = kind & KIND_TYPE_MASK;
 
 	if (kind & KIND_GLIBC)
-		return dropin_real()->mutex_trylock(pm);
+		return amutex__dropin_real()->mutex_trylock(pm);
 	if (type == PTHREAD_MUTEX_RECURSIVE && owned_by_me(m)) {
 		if (m->count == UINT32_MAX)
 			return EAGAIN;
@@ -184,21 +177,24 @@ int pthread_mutex_trylock(pthread_mutex_t *pm)
 	if (amutex_trylock(&m->core) != 0)
 		return EBUSY;
 	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) {
-		__atomic_store_n(&m->owner, dropin_tid(), __ATOMIC_RELAXED);
+		__atomic_store_n(&m->owner, amutex__dropin_tid(), __ATOMIC_RELAXED);
 		m->count = 0;
 	}
 	return 0;
 }
 
-/* Everything but the plain unlock that finds nobody waiting. */
-__attribute__((noinline)) static int unlock_rest(struct pt_mutex *m)
+/*
+ * Everything but the plain unlock that finds nobody waiting. state: what
+ * the plain unlock's release left to do (0 if it made none).
+ */
+__attribute__((noinline)) static int unlock_rest(struct pt_mutex *m, uint32_t state)
 {
 	int kind = pt_kind(m), type;
 
 	if (plain_kind(kind))
-		return amutex_unlock(&m->core);
+		return amutex__release_slow(&m->core, state);
 	if (kind & KIND_GLIBC)
-		return dropin_real()->mutex_unlock((pthread_mutex_t *)m);
+		return amutex__dropin_real()->mutex_unlock((pthread_mutex_t *)m);
 	type = kind & KIND_TYPE_MASK;
 	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) {
 		if (!owned_by_me(m))
@@ -215,14 +211,13 @@ __attribute__((noinline)) static int unlock_rest(struct pt_mutex *m)
 int pthread_mutex_unlock(pthread_mutex_t *pm)
 {
 	struct pt_mutex *m = (struct pt_mutex *)pm;
-	uint32_t expect = LOCKED;
+	uint32_t state = 0;
 
 	/* The plain, uncontended unlock; all else, misuse included, out of line. */
 	if (__builtin_expect(plain_kind(pt_kind(m)), 1) &&
-	    __builtin_expect(__atomic_compare_exchange_n(&m->core.state, &expect, 0, 0,
-			__ATOMIC_RELEASE, __ATOMIC_RELAXED), 1))
+	    (state = amutex__release_fast(&m->core)) == 0)
 		return 0;
-	return unlock_rest(m);
+	return unlock_rest(m, state);
 }
 
 int pthread_mutex_consistent(pthread_mutex_t *pm)
@@ -230,6 +225,6 @@ int pthread_mutex_consistent(pthread_mutex_t *pm)
 	struct pt_mutex *m = (struct pt_mutex *)pm;
 
 	if (pt_kind(m) & KIND_GLIBC)
-		return dropin_real()->mutex_consistent(pm);
+		return amutex__dropin_real()->mutex_consistent(pm);
 	return EINVAL;	/* not robust */
 }

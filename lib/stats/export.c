@@ -3,7 +3,7 @@
  * lock. A snapshot of all of them is taken inside one RCU read-side section
  * (no lock user waits for it), then formatted outside it.
  */
-#include "internal.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -25,7 +25,7 @@ struct snaps {
 	int failed;
 };
 
-static void take(void *arg, const struct amutex_stats *s)
+static void take(void *arg, const struct amutex__stats *s)
 {
 	struct snaps *all = arg;
 	struct snap *p;
@@ -43,15 +43,13 @@ static void take(void *arg, const struct amutex_stats *s)
 	}
 	p = &all->v[all->n++];
 	amutex__stats_name(s, p->name, sizeof(p->name));
-	p->lock = s->lock;
+	p->lock = amutex__stats_lock(s);
 	amutex__stats_counters(s, &p->c);
 	p->starving_ns = amutex__stats_starving_ns(s, all->now);
 	amutex_hist_init(&p->wait);
-	amutex_hist_merge(&p->wait, &s->wait);
-	p->has_hold = s->hold != NULL;
+	amutex__stats_wait(s, &p->wait);
 	amutex_hist_init(&p->hold);
-	if (s->hold)
-		amutex_hist_merge(&p->hold, s->hold);
+	p->has_hold = amutex__stats_hold(s, &p->hold) == 0;
 }
 
 static int by_name(const void *a, const void *b)

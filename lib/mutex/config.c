@@ -4,42 +4,16 @@
  * constructor: a drop-in may lock before constructors run). A malformed
  * value is reported once on stderr and the default used.
  */
-#include "internal.h"
+#include "mutex.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static struct amutex_config config;
+static struct amutex__config config;
 /* 0: not computed; 1: being computed; 2: ready. */
 static int config_state;
-
-int amutex__parse_duration_max(const char *s, uint64_t max_ns, uint64_t *ns)
-{
-	static const struct { const char *unit; uint64_t mult; } units[] = {
-		{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000 },
-	};
-	uint64_t v = 0;
-	const char *p = s;
-
-	if (*p < '0' || *p > '9')
-		return EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return EINVAL;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	for (unsigned i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(p, units[i].unit) != 0)
-			continue;
-		if (v == 0 || v > max_ns / units[i].mult)
-			return EINVAL;
-		*ns = v * units[i].mult;
-		return 0;
-	}
-	return EINVAL;
-}
 
 int amutex__parse_duration(const char *s, uint64_t *ns)
 {
@@ -73,7 +47,7 @@ int amutex__parse_spin(const char *s, int *spin)
 	return 0;
 }
 
-static void compute(struct amutex_config *c, const char *cgroup_root,
+static void compute(struct amutex__config *c, const char *cgroup_root,
 		    const char *self_cgroup)
 {
 	const char *s;
@@ -119,11 +93,11 @@ static const char *default_root(void)
  * spinning, the default threshold. Nobody waits for the computation: a
  * thread that did could hold a lock the computing thread needs.
  */
-static const struct amutex_config meanwhile = {
+static const struct amutex__config meanwhile = {
 	AMUTEX_DEFAULT_STARVE_NS, AMUTEX_SPIN_OFF, 1,
 };
 
-const struct amutex_config *amutex__config(void)
+const struct amutex__config *amutex__config(void)
 {
 	int st = __atomic_load_n(&config_state, __ATOMIC_ACQUIRE);
 
@@ -141,34 +115,11 @@ const struct amutex_config *amutex__config(void)
 
 void amutex__config_reload(const char *cgroup_root, const char *self_cgroup)
 {
-	struct amutex_config c;
+	struct amutex__config c;
 
 	amutex__warn_reset();
 	compute(&c, cgroup_root ? cgroup_root : default_root(),
 		self_cgroup ? self_cgroup : "/proc/self/cgroup");
 	config = c;
 	__atomic_store_n(&config_state, 2, __ATOMIC_RELEASE);
-}
-
-int amutex__expand_path(const char *in, char *out, size_t len)
-{
-	size_t o = 0;
-
-	for (; *in; in++) {
-		int n;
-
-		if (in[0] == '%' && in[1] == 'p') {
-			n = snprintf(out + o, len - o, "%ld", (long)getpid());
-			in++;
-		} else {
-			n = o + 1 < len ? (out[o] = *in, 1) : (int)(len - o);
-		}
-		if (n < 0 || (size_t)n >= len - o)
-			return EINVAL;
-		o += (size_t)n;
-	}
-	if (o >= len)
-		return EINVAL;
-	out[o] = '\0';
-	return 0;
 }

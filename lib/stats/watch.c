@@ -5,7 +5,7 @@
  * fire the callback and/or the report, at most once per cooldown. All its
  * memory is the watchdog thread's own, never touched by lock paths.
  */
-#include "internal.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -26,7 +26,7 @@ struct snapshot {
 };
 
 struct wentry {
-	const struct amutex_stats *key;
+	const struct amutex__stats *key;
 	char name[AMUTEX_NAME_MAX + 1];
 	const amutex_t *lock;
 	const void *site;
@@ -43,9 +43,10 @@ static struct {
 	struct wentry **e;
 	size_t n, cap;
 	uint64_t now, last_fire;
+	amutex_hist_t scratch;	/* one lock's wait histogram, copied */
 } W = { .stop_fd = -1 };
 
-static struct wentry *find(const struct amutex_stats *key)
+static struct wentry *find(const struct amutex__stats *key)
 {
 	for (size_t i = 0; i < W.n; i++)
 		if (W.e[i]->key == key)
@@ -65,25 +66,28 @@ static struct wentry *find(const struct amutex_stats *key)
 	return W.e[W.n++];
 }
 
-static void take(void *arg, const struct amutex_stats *s)
+static void take(void *arg, const struct amutex__stats *s)
 {
 	struct wentry *e = find(s);
 	struct snapshot *snap, *prev;
+	struct amutex_counters c;
 
 	(void)arg;
 	if (!e)
 		return;
 	e->seen = 1;
 	amutex__stats_name(s, e->name, sizeof(e->name));
-	e->lock = s->lock;
-	e->site = __atomic_load_n(&s->first_site, __ATOMIC_RELAXED);
+	e->lock = amutex__stats_lock(s);
+	amutex__stats_counters(s, &c);
+	e->site = c.first_contended_site;
 	snap = &e->ring[e->head % (TICKS + 1)];
 	snap->t = W.now;
 	snap->starving_ns = amutex__stats_starving_ns(s, W.now);
+	amutex_hist_init(&W.scratch);
+	amutex__stats_wait(s, &W.scratch);
 	snap->count = 0;
 	for (unsigned i = 0; i < AMUTEX_HIST_BUCKETS; i++)
-		snap->count += snap->bucket[i] =
-			__atomic_load_n(&s->wait.bucket[i], __ATOMIC_RELAXED);
+		snap->count += snap->bucket[i] = W.scratch.bucket[i];
 	prev = &e->ring[(e->head + TICKS) % (TICKS + 1)];
 	/* A new lock at a reused block: start its window again. */
 	if (e->filled && (snap->count < prev->count || snap->starving_ns < prev->starving_ns))
@@ -251,7 +255,7 @@ int amutex_watch_start(const struct amutex_watch *w)
 		return err;
 	}
 	__atomic_store_n(&W.running, 1, __ATOMIC_RELEASE);
-	amutex__stop_at_exit();
+	amutex__at_exit(amutex_watch_stop);
 	return 0;
 }
 
@@ -262,7 +266,7 @@ void amutex_watch_stop(void)
 	if (!__atomic_exchange_n(&W.running, 0, __ATOMIC_ACQ_REL))
 		return;
 	if (write(W.stop_fd, &one, sizeof(one)) != sizeof(one))
-		amutex_die("eventfd write failed");
+		amutex__die("eventfd write failed");
 	pthread_join(W.thread, NULL);
 	close(W.stop_fd);
 	W.stop_fd = -1;

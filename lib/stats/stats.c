@@ -1,13 +1,12 @@
 /*
  * Per-lock statistics and hooks: recorded on slow paths (the inline fast
- * paths only count uncontended acquisitions: include/amutex.h), read as
- * relaxed snapshots.
+ * paths only count uncontended acquisitions: <amutex/static/amutex.h>),
+ * read as relaxed snapshots through the accessors at the end.
  */
-#include "internal.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define rd(p) __atomic_load_n((p), __ATOMIC_RELAXED)
@@ -32,6 +31,12 @@ int amutex_hooks_set_global(const struct amutex_hooks *hooks)
 		h_->member(h_->arg, __VA_ARGS__);			\
 } while (0)
 
+/* A counter only the lock's holder writes: no atomic read-modify-write. */
+static inline void holder_inc(uint64_t *c)
+{
+	__atomic_store_n(c, rd(c) + 1, __ATOMIC_RELAXED);
+}
+
 /*
  * Hold times: the acquiring thread notes when it took each observed lock
  * here, and its unlock, which runs after the lock word is released, finds
@@ -42,55 +47,19 @@ int amutex_hooks_set_global(const struct amutex_hooks *hooks)
 static __thread struct { const amutex_t *m; uint64_t since; } held[HELD_MAX];
 static __thread unsigned nheld;
 
-struct amutex_stats *amutex__stats_new(const amutex_t *m, const amutex_attr_t *attr)
+void amutex__stats_acquired(amutex_t *m, enum amutex__path path, uint64_t wait_ns)
 {
-	struct amutex_stats *s = aligned_alloc(64, sizeof(*s));
-
-	if (!s)
-		return NULL;
-	memset(s, 0, sizeof(*s));
-	s->lock = m;
-	s->hooks = attr->hooks;
-	if (attr->hold_times && !(s->hold = calloc(1, sizeof(*s->hold))))
-		goto fail;
-	if (attr->name && !(s->name = strdup(attr->name)))
-		goto fail;
-	if (s->name && amutex__registry_add(s) != 0)
-		goto fail;
-	return s;
-fail:
-	amutex__stats_free(s);
-	return NULL;
-}
-
-void amutex__stats_free(struct amutex_stats *s)
-{
-	free(s->name);
-	free(s->hold);
-	free(s);
-}
-
-void amutex__stats_release(struct amutex_stats *s)
-{
-	if (s->reg)
-		amutex__registry_remove(s);
-	else
-		amutex__stats_free(s);
-}
-
-void amutex__stats_acquired(amutex_t *m, enum amutex_path path, uint64_t wait_ns)
-{
-	struct amutex_stats *s = m->stats;
+	struct amutex__stats *s = m->stats;
 
 	switch (path) {
 	case AMUTEX_PATH_FAST:
-		amutex__holder_inc(&s->acquired_fast);
+		holder_inc(&s->acquired_fast);
 		break;
 	case AMUTEX_PATH_SPIN:
-		amutex__holder_inc(&s->acquired_spin);
+		holder_inc(&s->acquired_spin);
 		break;
 	case AMUTEX_PATH_SLEEP:
-		amutex__holder_inc(&s->acquired_sleep);
+		holder_inc(&s->acquired_sleep);
 		break;
 	}
 	if (path != AMUTEX_PATH_FAST) {
@@ -104,14 +73,14 @@ void amutex__stats_acquired(amutex_t *m, enum amutex_path path, uint64_t wait_ns
 	}
 }
 
-void amutex_stats_trylocked(amutex_t *m)
+void amutex__stats_trylocked(amutex_t *m)
 {
 	amutex__stats_acquired(m, AMUTEX_PATH_FAST, 0);
 }
 
 void amutex__stats_released(amutex_t *m)
 {
-	struct amutex_stats *s = m->stats;
+	struct amutex__stats *s = m->stats;
 
 	if (!s->hold)
 		return;
@@ -124,6 +93,16 @@ void amutex__stats_released(amutex_t *m)
 	}
 }
 
+void amutex__stats_handoff(struct amutex__stats *s)
+{
+	holder_inc(&s->handoffs);
+}
+
+void amutex__stats_timeout(struct amutex__stats *s)
+{
+	__atomic_add_fetch(&s->timeouts, 1, __ATOMIC_RELAXED);
+}
+
 /*
  * Entries are counted by the waiter whose CAS set STARVING; exits by the
  * thread whose CAS cleared it. The clock is stored after the entering CAS,
@@ -131,7 +110,7 @@ void amutex__stats_released(amutex_t *m)
  */
 void amutex__stats_starving(amutex_t *m, int entered)
 {
-	struct amutex_stats *s = m->stats;
+	struct amutex__stats *s = m->stats;
 	uint64_t now = amutex__now_ns(), since, ns = 0;
 
 	if (entered) {
@@ -149,14 +128,7 @@ void amutex__stats_starving(amutex_t *m, int entered)
 	CALL_HOOKS(s, starvation_exit, m, s->name, ns);
 }
 
-uint64_t amutex__stats_starving_ns(const struct amutex_stats *s, uint64_t now)
-{
-	uint64_t total = rd(&s->starvation_ns), since = rd(&s->starving_since);
-
-	return since && now > since ? total + (now - since) : total;
-}
-
-void amutex__stats_waiters(struct amutex_stats *s, uint32_t waiters)
+void amutex__stats_waiters(struct amutex__stats *s, uint32_t waiters)
 {
 	uint64_t peak = rd(&s->peak_waiters);
 
@@ -165,7 +137,7 @@ void amutex__stats_waiters(struct amutex_stats *s, uint32_t waiters)
 		;
 }
 
-void amutex__stats_contended_at(struct amutex_stats *s, const void *site)
+void amutex__stats_contended_at(struct amutex__stats *s, const void *site)
 {
 	const void *none = NULL;
 
@@ -174,16 +146,24 @@ void amutex__stats_contended_at(struct amutex_stats *s, const void *site)
 					    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 }
 
+void amutex__stats_attach_init(struct amutex__stats *s, const amutex_t *lock, const void *site)
+{
+	s->lock = lock;
+	s->first_site = site;
+}
+
+/* Readers. */
+
 int amutex_stats_read(const amutex_t *m, struct amutex_counters *out)
 {
 	if (!m->stats)
 		return ENOTSUP;
 	amutex__stats_counters(m->stats, out);
-	out->starving = (rd(&m->state) & AMUTEX_STATE_STARVING) != 0;
+	out->starving = (rd(&m->state) & AMUTEX__STARVING) != 0;
 	return 0;
 }
 
-void amutex__stats_counters(const struct amutex_stats *s, struct amutex_counters *out)
+void amutex__stats_counters(const struct amutex__stats *s, struct amutex_counters *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->acquired_fast = rd(&s->acquired_fast);
@@ -199,12 +179,37 @@ void amutex__stats_counters(const struct amutex_stats *s, struct amutex_counters
 	out->first_contended_site = rd(&s->first_site);
 }
 
+uint64_t amutex__stats_starving_ns(const struct amutex__stats *s, uint64_t now)
+{
+	uint64_t total = rd(&s->starvation_ns), since = rd(&s->starving_since);
+
+	return since && now > since ? total + (now - since) : total;
+}
+
+void amutex__stats_wait(const struct amutex__stats *s, amutex_hist_t *out)
+{
+	amutex_hist_merge(out, &s->wait);
+}
+
+int amutex__stats_hold(const struct amutex__stats *s, amutex_hist_t *out)
+{
+	if (!s->hold)
+		return ENOTSUP;
+	amutex_hist_merge(out, s->hold);
+	return 0;
+}
+
+const amutex_t *amutex__stats_lock(const struct amutex__stats *s)
+{
+	return s->lock;
+}
+
 int amutex_stats_wait_hist(const amutex_t *m, amutex_hist_t *out)
 {
 	if (!m->stats)
 		return ENOTSUP;
 	amutex_hist_init(out);
-	amutex_hist_merge(out, &m->stats->wait);
+	amutex__stats_wait(m->stats, out);
 	return 0;
 }
 
@@ -213,40 +218,13 @@ int amutex_stats_hold_hist(const amutex_t *m, amutex_hist_t *out)
 	if (!m->stats || !m->stats->hold)
 		return ENOTSUP;
 	amutex_hist_init(out);
-	amutex_hist_merge(out, m->stats->hold);
-	return 0;
+	return amutex__stats_hold(m->stats, out);
 }
 
-static struct amutex_stats *pending;
-
-void amutex__stats_pending_push(struct amutex_stats *s)
-{
-	struct amutex_stats *head = __atomic_load_n(&pending, __ATOMIC_RELAXED);
-
-	/* Release: the block's contents happen before the drainer's use. */
-	do
-		s->next_pending = head;
-	while (!__atomic_compare_exchange_n(&pending, &head, s, 1, __ATOMIC_RELEASE,
-					    __ATOMIC_RELAXED));
-}
-
-void amutex__stats_pending_drain(void)
-{
-	struct amutex_stats *s = __atomic_exchange_n(&pending, NULL, __ATOMIC_ACQUIRE);
-
-	while (s) {
-		struct amutex_stats *next = s->next_pending;
-
-		if (amutex__registry_add(s) != 0)
-			break;	/* out of memory: the rest stay unlisted */
-		s = next;
-	}
-}
-
-void amutex__stats_name(const struct amutex_stats *s, char *buf, size_t len)
+void amutex__stats_name(const struct amutex__stats *s, char *buf, size_t len)
 {
 	if (s->name)
 		snprintf(buf, len, "%s", s->name);
 	else	/* a drop-in mutex */
-		amutex__symbolize(__atomic_load_n(&s->first_site, __ATOMIC_RELAXED), buf, len);
+		amutex__symbolize(rd(&s->first_site), buf, len);
 }

@@ -1,4 +1,8 @@
 /*
+ * A statistics block's life: made by amutex_init (or taken from the drop-in's
+ * pool and attached on a lock path), registered when named, unregistered and
+ * freed when its lock is destroyed, after every reader is done with it.
+ *
  * The registry of named locks: a liburcu lock-free hash table (rculfhash)
  * keyed by the lock's address, with the urcu-bp flavor, so exporters read
  * it while lock users go on, and neither they nor the host program's
@@ -9,20 +13,19 @@
  * callback thread; both appear in the host program, and only once a lock
  * has been named.
  */
-#include "internal.h"
+#include "stats.h"
 
 #include <urcu-bp.h>
 #include <urcu/rculfhash.h>
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-struct amutex_reg {
+struct amutex__reg {
 	struct cds_lfht_node node;
 	struct rcu_head rcu;
-	struct amutex_stats *stats;
+	struct amutex__stats *stats;
 	int retired;	/* release by the remover, acquire by the freer */
 };
 
@@ -60,10 +63,75 @@ static struct cds_lfht *get_table(void)
 	return t;
 }
 
-int amutex__registry_add(struct amutex_stats *s)
+static void stats_free(struct amutex__stats *s)
+{
+	free(s->name);
+	free(s->hold);
+	free(s);
+}
+
+static int registry_add(struct amutex__stats *s);
+static void registry_remove(struct amutex__stats *s);
+
+struct amutex__stats *amutex__stats_new(const amutex_t *m, const amutex_attr_t *attr)
+{
+	struct amutex__stats *s = aligned_alloc(64, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	memset(s, 0, sizeof(*s));
+	s->lock = m;
+	s->hooks = attr->hooks;
+	if (attr->hold_times && !(s->hold = calloc(1, sizeof(*s->hold))))
+		goto fail;
+	if (attr->name && !(s->name = strdup(attr->name)))
+		goto fail;
+	if (s->name && registry_add(s) != 0)
+		goto fail;
+	return s;
+fail:
+	stats_free(s);
+	return NULL;
+}
+
+void amutex__stats_release(struct amutex__stats *s)
+{
+	if (s->reg)
+		registry_remove(s);
+	else
+		stats_free(s);
+}
+
+static struct amutex__stats *pending;
+
+void amutex__registry_pending(struct amutex__stats *s)
+{
+	struct amutex__stats *head = __atomic_load_n(&pending, __ATOMIC_RELAXED);
+
+	/* Release: the block's contents happen before the drainer's use. */
+	do
+		s->next_pending = head;
+	while (!__atomic_compare_exchange_n(&pending, &head, s, 1, __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED));
+}
+
+static void pending_drain(void)
+{
+	struct amutex__stats *s = __atomic_exchange_n(&pending, NULL, __ATOMIC_ACQUIRE);
+
+	while (s) {
+		struct amutex__stats *next = s->next_pending;
+
+		if (registry_add(s) != 0)
+			break;	/* out of memory: the rest stay unlisted */
+		s = next;
+	}
+}
+
+static int registry_add(struct amutex__stats *s)
 {
 	struct cds_lfht *t = get_table();
-	struct amutex_reg *r;
+	struct amutex__reg *r;
 
 	if (!t || !(r = calloc(1, sizeof(*r))))
 		return ENOMEM;
@@ -93,18 +161,18 @@ static unsigned long readers_done;
 
 static void free_entry(struct rcu_head *head)
 {
-	struct amutex_reg *r = caa_container_of(head, struct amutex_reg, rcu);
+	struct amutex__reg *r = caa_container_of(head, struct amutex__reg, rcu);
 
 	(void)__atomic_load_n(&readers_done, __ATOMIC_ACQUIRE);
 	(void)__atomic_load_n(&r->retired, __ATOMIC_ACQUIRE);
 
-	amutex__stats_free(r->stats);
+	stats_free(r->stats);
 	free(r);
 }
 
-void amutex__registry_remove(struct amutex_stats *s)
+static void registry_remove(struct amutex__stats *s)
 {
-	struct amutex_reg *r = s->reg;
+	struct amutex__reg *r = s->reg;
 
 	urcu_bp_read_lock();
 	cds_lfht_del(table, &r->node);
@@ -115,14 +183,14 @@ void amutex__registry_remove(struct amutex_stats *s)
 	urcu_bp_call_rcu(&r->rcu, free_entry);
 }
 
-void amutex__registry_each(void (*fn)(void *arg, const struct amutex_stats *s), void *arg)
+void amutex__registry_each(void (*fn)(void *arg, const struct amutex__stats *s), void *arg)
 {
 	struct cds_lfht *t;
 	struct cds_lfht_iter iter;
-	struct amutex_reg *r;
+	struct amutex__reg *r;
 
 	/* Blocks attached on lock paths join here, outside any lock path. */
-	amutex__stats_pending_drain();
+	pending_drain();
 	if (!(t = __atomic_load_n(&table, __ATOMIC_ACQUIRE)))
 		return;
 	urcu_bp_read_lock();
@@ -135,23 +203,4 @@ void amutex__registry_each(void (*fn)(void *arg, const struct amutex_stats *s), 
 size_t amutex_registry_size(void)
 {
 	return __atomic_load_n(&registered, __ATOMIC_RELAXED);
-}
-
-void amutex__symbolize(const void *addr, char *buf, size_t len)
-{
-	Dl_info info;
-
-	if (!addr) {
-		snprintf(buf, len, "-");
-		return;
-	}
-	if (dladdr(addr, &info) && info.dli_sname)
-		snprintf(buf, len, "%s+0x%lx (%s)", info.dli_sname,
-			 (unsigned long)((const char *)addr - (const char *)info.dli_saddr),
-			 info.dli_fname ? info.dli_fname : "?");
-	else if (dladdr(addr, &info) && info.dli_fname)
-		snprintf(buf, len, "%s+0x%lx", info.dli_fname,
-			 (unsigned long)((const char *)addr - (const char *)info.dli_fbase));
-	else
-		snprintf(buf, len, "%p", addr);
 }

@@ -4,7 +4,7 @@
  * FUTEX_WAKE with relative timeouts, and a timed lock needs an absolute
  * deadline on CLOCK_MONOTONIC or CLOCK_REALTIME (FUTEX_WAIT_BITSET).
  */
-#include "internal.h"
+#include "mutex.h"
 
 #include <errno.h>
 #include <linux/futex.h>
@@ -28,7 +28,7 @@ int amutex__futex_wait(uint32_t *word, uint32_t expect,
 		if (err == EAGAIN)
 			err = 0;
 		else if (err != ETIMEDOUT && err != EINTR)
-			amutex_die("futex wait failed");
+			amutex__die("futex wait failed");
 	}
 	errno = saved;
 	return err;
@@ -40,6 +40,6 @@ void amutex__futex_wake(uint32_t *word, int n, int how)
 
 	if (syscall(SYS_futex, word, op(FUTEX_WAKE, how & AMUTEX_FUTEX_SHARED), n,
 		    NULL, NULL, 0) < 0)
-		amutex_die("futex wake failed");
+		amutex__die("futex wake failed");
 	errno = saved;
 }

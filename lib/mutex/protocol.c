@@ -11,7 +11,8 @@
  * wakes need WOKEN clear and set it, handoffs need the lock released, and
  * neither can happen again until the token's taker has acted.
  */
-#include "internal.h"
+#include "mutex.h"
+#include "../stats/stats.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -28,13 +29,13 @@
 #define AMUTEX_SPIN_CHECK_EVERY 30
 #endif
 
-#define LOCKED   AMUTEX_STATE_LOCKED
-#define WOKEN    AMUTEX_STATE_WOKEN
-#define STARVING AMUTEX_STATE_STARVING
-#define STATS    AMUTEX_STATE_STATS
-#define TIMED    AMUTEX_STATE_TIMED
-#define WAITER   AMUTEX_STATE_WAITER
-#define WAITERS(s) ((s) >> AMUTEX_STATE_WAITER_SHIFT)
+#define LOCKED   AMUTEX__LOCKED
+#define WOKEN    AMUTEX__WOKEN
+#define STARVING AMUTEX__STARVING
+#define STATS    AMUTEX__STATS
+#define TIMED    AMUTEX__TIMED
+#define WAITER   AMUTEX__WAITER
+#define WAITERS(s) ((s) >> AMUTEX__WAITER_SHIFT)
 
 #define load(p)  __atomic_load_n((p), __ATOMIC_RELAXED)
 #define cas(p, oldp, new, order) \
@@ -66,7 +67,7 @@ static void spin_leave(int *spinning)
 
 int amutex__spin_rounds(const amutex_t *m)
 {
-	const struct amutex_config *c = amutex__config();
+	const struct amutex__config *c = amutex__config();
 	int spin = amutex__spin_decode(m->spin);
 
 	if (spin == AMUTEX_SPIN_DEFAULT)
@@ -76,7 +77,7 @@ int amutex__spin_rounds(const amutex_t *m)
 	return spin == AMUTEX_SPIN_AUTO ? AMUTEX_DEFAULT_SPIN_ROUNDS : spin;
 }
 
-static uint32_t starve_threshold(const amutex_t *m, const struct amutex_config *c)
+static uint32_t starve_threshold(const amutex_t *m, const struct amutex__config *c)
 {
 	return m->starve_ns ? m->starve_ns : c->starve_ns;
 }
@@ -90,21 +91,21 @@ static uint32_t starve_threshold(const amutex_t *m, const struct amutex_config *
  * and relocks at once takes back its own handoff before the receiver runs.
  */
 #define TOKEN  1u
-#define TOKENS(w) AMUTEX_SEMA_TOKENS(w)
-#define POST   AMUTEX_SEMA_POST
+#define TOKENS(w) AMUTEX__SEMA_TOKENS(w)
+#define POST   AMUTEX__SEMA_POST
 
 /*
  * A mutex's statistics. Acquire: the drop-in attaches them to a live mutex
  * (NULL to a block, once), paired with its release CAS.
  */
-static struct amutex_stats *stats_of(const amutex_t *m)
+static struct amutex__stats *stats_of(const amutex_t *m)
 {
 	return __atomic_load_n(&m->stats, __ATOMIC_ACQUIRE);
 }
 
 static int futex_how(const amutex_t *m, clockid_t clock)
 {
-	return (m->flags & AMUTEX_FLAG_SHARED ? AMUTEX_FUTEX_SHARED : 0) |
+	return (m->flags & AMUTEX__FLAG_SHARED ? AMUTEX_FUTEX_SHARED : 0) |
 	       (clock == CLOCK_REALTIME ? AMUTEX_FUTEX_REALTIME : 0);
 }
 
@@ -208,7 +209,7 @@ static int give_up(amutex_t *m, int awoke, int err)
 	if (awoke)
 		wake_one(m, __atomic_and_fetch(&m->state, ~WOKEN, __ATOMIC_RELAXED));
 	if (stats_of(m) && err == ETIMEDOUT)
-		__atomic_add_fetch(&m->stats->timeouts, 1, __ATOMIC_RELAXED);
+		amutex__stats_timeout(m->stats);
 	return err;
 }
 
@@ -264,21 +265,23 @@ static int timespec_passed(const struct timespec *ts, clockid_t clock)
 }
 
 /*
- * amutex_lock_slow: Go's lockSlow on futexes. Spin while the lock is held in
+ * amutex__lock_contended: Go's lockSlow on futexes. Spin while the lock is held in
  * normal mode; else barge (normal mode) or queue (held, or starving); sleep
  * for a token; a token received while STARVING is set and LOCKED clear is a
  * handoff: the lock is ours. A waiter that slept longer than the threshold
  * since it first queued sets STARVING when it queues again.
  */
-int amutex_lock_slow(amutex_t *m, const struct timespec *abs)
+int amutex__lock_slow(amutex_t *m, const struct timespec *abs)
 {
-	return amutex__lock_slow_clock(m, abs, CLOCK_MONOTONIC);
+	/* Called from the inline fast path: this is the caller's call site. */
+	return amutex__lock_contended(m, abs, CLOCK_MONOTONIC, __builtin_return_address(0));
 }
 
-int amutex__lock_slow_clock(amutex_t *m, const struct timespec *abs, clockid_t clock)
+int amutex__lock_contended(amutex_t *m, const struct timespec *abs, clockid_t clock,
+			   const void *site)
 {
-	const struct amutex_config *c = amutex__config();
-	struct amutex_stats *stats = stats_of(m);
+	const struct amutex__config *c = amutex__config();
+	struct amutex__stats *stats = stats_of(m);
 	uint64_t first = 0, got = 0, wait_start = 0;
 	int rounds = amutex__spin_rounds(m), iter = 0, spinning = 0;
 	int starving = 0, awoke = 0, slept = 0, spun = 0, entered = 0;
@@ -363,7 +366,7 @@ int amutex__lock_slow_clock(amutex_t *m, const struct timespec *abs, clockid_t c
 		if (!wait_start) {
 			wait_start = amutex__now_ns();
 			if (stats)
-				amutex__stats_contended_at(stats, __builtin_return_address(0));
+				amutex__stats_contended_at(stats, site);
 		}
 		if (sema_take(m, seen, abs, clock, futex_how(m, clock)) != 0 &&
 		    cancel_wait(m) != 0)
@@ -386,7 +389,7 @@ int amutex__lock_slow_clock(amutex_t *m, const struct timespec *abs, clockid_t c
 				delta -= STARVING;
 			__atomic_add_fetch(&m->state, delta, __ATOMIC_ACQUIRE);
 			if (stats) {
-				amutex__holder_inc(&stats->handoffs);
+				amutex__stats_handoff(stats);
 				if (delta != LOCKED)
 					amutex__stats_starving(m, 0);
 			}
@@ -405,12 +408,12 @@ int amutex__lock_slow_clock(amutex_t *m, const struct timespec *abs, clockid_t c
 }
 
 /*
- * amutex_unlock_slow: the lock is already released (LOCKED cleared by the
+ * amutex__unlock_slow: the lock is already released (LOCKED cleared by the
  * inline fast path). Normal mode: wake one sleeper. Starvation mode: take a
  * waiter off the count and post its token; the lock stays un-LOCKED and
  * STARVING, which newcomers respect, until the token's taker sets LOCKED.
  */
-void amutex_unlock_slow(amutex_t *m, uint32_t old)
+void amutex__unlock_slow(amutex_t *m, uint32_t old)
 {
 	if (old & TIMED)
 		amutex__stats_released(m);
@@ -433,8 +436,27 @@ void amutex_unlock_slow(amutex_t *m, uint32_t old)
 	}
 }
 
-/* amutex_unlock_unowned: the inline unlock found LOCKED clear. Undo it. */
-int amutex_unlock_unowned(amutex_t *m)
+/*
+ * S1, amutex__stats_attach: statistics for a mutex already in use (the
+ * drop-in's first contention). The block is published with a release CAS
+ * of m->stats from NULL (paired with stats_of's acquire), then STATS joins
+ * the word in one atomic OR, which commutes with every other transition:
+ * the protocol ignores the bit, and the fast paths only choose where to
+ * count. 0 when another thread attached first (s stays unused).
+ */
+int amutex__stats_attach(amutex_t *m, struct amutex__stats *s)
+{
+	struct amutex__stats *none = NULL;
+
+	if (!__atomic_compare_exchange_n(&m->stats, &none, s, 0, __ATOMIC_RELEASE,
+					 __ATOMIC_RELAXED))
+		return 0;
+	__atomic_or_fetch(&m->state, STATS, __ATOMIC_RELEASE);
+	return 1;
+}
+
+/* amutex__unlock_unowned: the inline unlock found LOCKED clear. Undo it. */
+int amutex__unlock_unowned(amutex_t *m)
 {
 	__atomic_add_fetch(&m->state, LOCKED, __ATOMIC_RELAXED);
 	return EPERM;

@@ -5,7 +5,7 @@
  * have a cpu.max ("max 100000" or "QUOTA PERIOD"); the smallest wins.
  * cgroup v1: cpu.cfs_quota_us / cpu.cfs_period_us of the cpu controller.
  */
-#include "internal.h"
+#include "mutex.h"
 
 #include <fcntl.h>
 #include <sched.h>

@@ -1,5 +1,5 @@
 /* amutex_attr_t: starvation threshold, spinning, statistics. */
-#include "internal.h"
+#include "mutex.h"
 
 #include <errno.h>
 #include <string.h>

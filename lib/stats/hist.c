@@ -4,7 +4,7 @@
  * does not package it, and this one needs fixed memory with no allocation
  * so a lock can record into it while held.
  */
-#include "internal.h"
+#include "stats.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,12 +1,15 @@
-/* Impossible states end the process with their place in the source. */
-#include "internal.h"
+/*
+ * Messages to people: a bad setting reported once on stderr, and the end
+ * of the process, with its place in the source, on a state that cannot be.
+ */
+#include "base.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void amutex__die(const char *file, int line, const char *what)
+void amutex__die_at(const char *file, int line, const char *what)
 {
 	fprintf(stderr, "amutex: %s:%d: %s\n", file, line, what);
 	abort();

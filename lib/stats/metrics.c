@@ -5,7 +5,7 @@
  * waits with poll(2) on an eventfd, so stopping needs no mutex or condition
  * variable of the program's.
  */
-#include "internal.h"
+#include "stats.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -76,7 +76,7 @@ static int start(struct publisher *p, void *(*fn)(void *))
 		return err;
 	}
 	__atomic_store_n(&p->running, 1, __ATOMIC_RELEASE);
-	amutex__stop_at_exit();
+	amutex__at_exit(amutex_metrics_stop);
 	return 0;
 }
 
@@ -87,7 +87,7 @@ static void stop(struct publisher *p)
 	if (!__atomic_exchange_n(&p->running, 0, __ATOMIC_ACQ_REL))
 		return;
 	if (write(p->stop_fd, &one, sizeof(one)) != sizeof(one))
-		amutex_die("eventfd write failed");
+		amutex__die("eventfd write failed");
 	pthread_join(p->thread, NULL);
 	close(p->stop_fd);
 	p->stop_fd = -1;
@@ -255,20 +255,6 @@ void amutex_metrics_stop(void)
 {
 	stop(&file_pub);
 	stop(&http_pub);
-}
-
-static void stop_at_exit(void)
-{
-	amutex_metrics_stop();
-	amutex_watch_stop();
-}
-
-void amutex__stop_at_exit(void)
-{
-	static int registered;
-
-	if (!__atomic_exchange_n(&registered, 1, __ATOMIC_ACQ_REL))
-		atexit(stop_at_exit);
 }
 
 int amutex_metrics_from_env(void)

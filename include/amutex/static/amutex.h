@@ -1,0 +1,211 @@
+/*
+ * amutex's inline fast paths and the lock word they work on. Not API:
+ * include <amutex.h>, which includes this. Everything here may change
+ * between releases except what the ABI pins (docs/packaging.md): the
+ * layout asserted below and the meaning of each bit.
+ *
+ * The lock word (amutex_t.state). Every transition is in docs/design.md,
+ * with the function that makes it; this is the summary the code relies on.
+ *
+ *   bit 0      LOCKED    the mutex is owned. Set by a barging CAS in normal
+ *                        mode, or by the waiter that received a handoff.
+ *   bit 1      WOKEN     one thread is awake and competing for the lock (a
+ *                        spinner, or a waiter woken by unlock), so unlock
+ *                        must not wake another. Owned by that one thread,
+ *                        which clears it in its next successful CAS.
+ *   bit 2      STARVING  starvation mode: unlock hands ownership to a
+ *                        sleeping waiter; newcomers neither spin nor barge.
+ *                        Set only by a waiter that saw LOCKED and has waited
+ *                        longer than the threshold.
+ *   bit 3      STATS     statistics are on (set by amutex_init, or by the
+ *                        drop-in when it attaches them to a live mutex). It
+ *                        keeps the word non-zero, so the first CAS from 0
+ *                        fails; the fast paths then retry from STATS and
+ *                        count the acquisition inline.
+ *   bit 4      TIMED     constant: hold times are kept too. Every operation
+ *                        of such a mutex goes out of line, to read the clock.
+ *   bits 5-31  waiters   threads queued on the futex word `sema` that have
+ *                        no wake token yet. Whoever posts a token to `sema`
+ *                        takes one off this count in the same CAS, so
+ *                        sleepers = waiters + tokens at every instant.
+ *
+ * The futex word (amutex_t.sema): bits 0-7 count posted wake tokens (at most
+ * one is ever outstanding), bits 8-31 count posts, so each post changes it.
+ *
+ * The other fields: starve_ns, the starvation threshold (0: the process
+ * default); spin, the encoded spin setting (0: the process default); flags,
+ * AMUTEX__FLAG_SHARED for a mutex in shared memory (shared futexes); embed,
+ * the embedder's; stats, NULL or the statistics block, which starts with
+ * struct amutex__stats_head.
+ *
+ * All-zero is an unlocked mutex in normal mode with nobody waiting.
+ */
+#ifndef AMUTEX_STATIC_AMUTEX_H
+#define AMUTEX_STATIC_AMUTEX_H
+
+#ifndef AMUTEX_H
+#error "include <amutex.h>, not <amutex/static/amutex.h>"
+#endif
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#define AMUTEX__STATIC_ASSERT(c, msg) static_assert(c, msg)
+#else
+#define AMUTEX__STATIC_ASSERT(c, msg) _Static_assert(c, msg)
+#endif
+
+#define AMUTEX__LOCKED   1u
+#define AMUTEX__WOKEN    2u
+#define AMUTEX__STARVING 4u
+#define AMUTEX__STATS    8u
+#define AMUTEX__TIMED    16u
+#define AMUTEX__WAITER_SHIFT 5
+#define AMUTEX__WAITER   (1u << AMUTEX__WAITER_SHIFT)
+
+#define AMUTEX__SEMA_TOKENS(w) ((w) & 0xffu)
+#define AMUTEX__SEMA_POST      0x101u
+
+#define AMUTEX__FLAG_SHARED 1u
+
+/*
+ * The fast paths touch state, stats and the head of the statistics block;
+ * the library and every embedder (the pthread drop-in keeps glibc's mutex
+ * kind in embed[0], at offset 16) rely on this layout. state and sema share
+ * a cache line on purpose (a waker changes both); 32 bytes, so an array
+ * aligned to 64 never splits a mutex across two lines.
+ */
+AMUTEX__STATIC_ASSERT(offsetof(amutex_t, state) == 0, "amutex_t.state at 0");
+AMUTEX__STATIC_ASSERT(offsetof(amutex_t, sema) == 4, "amutex_t.sema at 4");
+AMUTEX__STATIC_ASSERT(offsetof(amutex_t, starve_ns) == 8, "amutex_t.starve_ns at 8");
+AMUTEX__STATIC_ASSERT(offsetof(amutex_t, spin) == 12, "amutex_t.spin at 12");
+AMUTEX__STATIC_ASSERT(offsetof(amutex_t, flags) == 14, "amutex_t.flags at 14");
+AMUTEX__STATIC_ASSERT(offsetof(amutex_t, embed) == 16, "amutex_t.embed at 16");
+AMUTEX__STATIC_ASSERT(offsetof(amutex_t, stats) == 24, "amutex_t.stats at 24");
+AMUTEX__STATIC_ASSERT(sizeof(amutex_t) == 32, "amutex_t is 32 bytes");
+
+/*
+ * The statistics block starts with this: the fast paths of an observed
+ * mutex count their acquisitions here, inline, as its holder (a relaxed
+ * load and store; nobody else writes it). lib/stats pins the block's
+ * first field to it.
+ */
+struct amutex__stats_head {
+	uint64_t acquired_fast;
+};
+
+/* The slow paths (lib/mutex/protocol.c). */
+AMUTEX_API int amutex__lock_slow(amutex_t *m, const struct timespec *abs_mono);
+AMUTEX_API void amutex__unlock_slow(amutex_t *m, uint32_t state);
+AMUTEX_API int amutex__unlock_unowned(amutex_t *m);
+AMUTEX_API void amutex__stats_trylocked(amutex_t *m);
+
+/* amutex__count_fast: an uncontended acquisition of an observed mutex, by its holder. */
+static inline void amutex__count_fast(struct amutex__stats *s)
+{
+	uint64_t *c = &((struct amutex__stats_head *)(void *)s)->acquired_fast;
+
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * amutex__acquire_fast: L1, the CAS from 0 to LOCKED. 1 when it took the
+ * mutex; else 0, and *seen is the word it found. Acquire: paired with the
+ * release in amutex__release_fast and amutex__unlock_slow.
+ */
+static inline int amutex__acquire_fast(amutex_t *m, uint32_t *seen)
+{
+	*seen = 0;
+	return __builtin_expect(__atomic_compare_exchange_n(&m->state, seen,
+			AMUTEX__LOCKED, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED), 1);
+}
+
+/*
+ * amutex__acquire_observed: L1 for an observed mutex at rest, from the word
+ * amutex__acquire_fast saw: one more CAS, from STATS, and the acquisition
+ * counted. 1 when it took the mutex.
+ */
+static inline int amutex__acquire_observed(amutex_t *m, uint32_t seen)
+{
+	if (seen == AMUTEX__STATS && __atomic_compare_exchange_n(&m->state, &seen,
+			AMUTEX__STATS | AMUTEX__LOCKED, 0, __ATOMIC_ACQUIRE,
+			__ATOMIC_RELAXED)) {
+		amutex__count_fast(m->stats);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * amutex__release_fast: U1, one atomic subtraction of LOCKED. 0 when that
+ * was all (nobody waits, the mutex does not starve); else the word after
+ * the subtraction, for amutex__release_slow. Release: paired with the
+ * acquire in amutex__acquire_fast.
+ */
+static inline uint32_t amutex__release_fast(amutex_t *m)
+{
+	uint32_t state = __atomic_sub_fetch(&m->state, AMUTEX__LOCKED, __ATOMIC_RELEASE);
+
+	return __builtin_expect(state == 0 || state == AMUTEX__STATS, 1) ? 0 : state;
+}
+
+/* amutex__release_slow: what amutex__release_fast left to do; 0 or EPERM. */
+static inline int amutex__release_slow(amutex_t *m, uint32_t state)
+{
+	if ((state + AMUTEX__LOCKED) & AMUTEX__LOCKED) {
+		amutex__unlock_slow(m, state);
+		return 0;
+	}
+	return amutex__unlock_unowned(m);
+}
+
+static inline int amutex_trylock(amutex_t *m)
+{
+	uint32_t old = __atomic_load_n(&m->state, __ATOMIC_RELAXED);
+
+	while (!(old & (AMUTEX__LOCKED | AMUTEX__STARVING))) {
+		/* Acquire: paired with the release in amutex_unlock. */
+		if (__atomic_compare_exchange_n(&m->state, &old,
+				old | AMUTEX__LOCKED, 0,
+				__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+			if (__builtin_expect(old & AMUTEX__TIMED, 0))
+				amutex__stats_trylocked(m);
+			else if (__builtin_expect(old & AMUTEX__STATS, 0))
+				amutex__count_fast(m->stats);
+			return 0;
+		}
+	}
+	return EBUSY;
+}
+
+static inline int amutex_lock(amutex_t *m)
+{
+	uint32_t seen;
+
+	if (amutex__acquire_fast(m, &seen) || amutex__acquire_observed(m, seen))
+		return 0;
+	return amutex__lock_slow(m, 0);
+}
+
+static inline int amutex_timedlock(amutex_t *m, const struct timespec *abs_mono)
+{
+	uint32_t seen;
+
+	if (amutex__acquire_fast(m, &seen))
+		return 0;
+	return amutex__lock_slow(m, abs_mono);
+}
+
+static inline int amutex_unlock(amutex_t *m)
+{
+	uint32_t state = amutex__release_fast(m);
+
+	return __builtin_expect(state == 0, 1) ? 0 : amutex__release_slow(m, state);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AMUTEX_STATIC_AMUTEX_H */

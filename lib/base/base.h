@@ -1,0 +1,56 @@
+/*
+ * Private to libamutex: what every part of the library uses. Visibility,
+ * the clock, the pause instruction, duration parsing, the one-time warning
+ * on stderr, the death of the process on an impossible state, and the
+ * functions run at exit. Nothing here knows about mutexes.
+ */
+#ifndef AMUTEX_BASE_H
+#define AMUTEX_BASE_H
+
+#include <stdint.h>
+#include <time.h>
+
+#define hidden __attribute__((visibility("hidden")))
+
+#define AMUTEX_NS_PER_SEC 1000000000ull
+
+static inline uint64_t amutex__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * AMUTEX_NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static inline void amutex__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("isb" ::: "memory");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+/* A duration ("750ns", "500us", "1ms", "2s") from 1 ns to max_ns; 0 or EINVAL. */
+hidden int amutex__parse_duration_max(const char *s, uint64_t max_ns, uint64_t *ns);
+
+/* Report a bad setting once per key on stderr. */
+hidden void amutex__warn_once(const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Test seam: forget which keys were reported. */
+hidden void amutex__warn_reset(void);
+
+/* Impossible states: name the place and abort. */
+hidden void amutex__die_at(const char *file, int line, const char *what)
+	__attribute__((noreturn, cold));
+#define amutex__die(what) amutex__die_at(__FILE__, __LINE__, (what))
+
+/*
+ * Run fn once at exit (the publishers and the watchdog stop there), after
+ * functions registered later. Registering the same fn twice runs it once.
+ */
+hidden void amutex__at_exit(void (*fn)(void));
+
+#endif /* AMUTEX_BASE_H */

@@ -1,0 +1,120 @@
+/*
+ * Private to lib/stats and its users: the statistics block of one lock,
+ * what the slow paths record into it, what readers may read of it, the
+ * registry of named blocks, and the helpers of the exporters.
+ *
+ * Who calls whom: lib/mutex records (stats.c) and makes and releases blocks
+ * (registry.c); exporters, publishers and the watchdog read blocks only
+ * through the accessors below.
+ */
+#ifndef AMUTEX_STATS_PRIVATE_H
+#define AMUTEX_STATS_PRIVATE_H
+
+#include "../base/base.h"
+
+#include <amutex.h>
+#include <amutex/stats.h>
+#include <stddef.h>
+
+struct amutex__reg;
+
+/*
+ * Per-lock statistics block, allocated by amutex_init when asked for, or
+ * taken from the drop-in's static pool. Counters of acquisitions and
+ * handoffs are written by the thread that holds the lock, so a relaxed
+ * load and store suffice; the others are written by waiters or releasers
+ * and use atomic operations. Readers take relaxed snapshots. A named block
+ * is also in the registry, and is freed after an RCU grace period.
+ */
+struct amutex__stats {
+	/*
+	 * Line 0 and the histogram's header: written by the holder on each
+	 * contended acquisition, so they travel with the lock from CPU to CPU
+	 * as one line (plus the bucket the wait falls in).
+	 */
+	uint64_t acquired_fast;		/* first: struct amutex__stats_head */
+	uint64_t acquired_spin;
+	uint64_t acquired_sleep;
+	uint64_t handoffs;
+	amutex_hist_t wait;		/* holder-recorded */
+	/* Written by waiters and releasers, outside critical sections. */
+	uint64_t timeouts __attribute__((aligned(64)));	/* atomic add */
+	uint64_t starvation_entries;	/* atomic add */
+	uint64_t starvation_exits;	/* atomic add */
+	uint64_t starvation_ns;		/* atomic add */
+	uint64_t starving_since;	/* ns; 0: not starving */
+	uint64_t peak_waiters;		/* atomic max */
+	const void *first_site;		/* set once, by CAS */
+	/* Read-mostly: set at init. */
+	const amutex_t *lock __attribute__((aligned(64)));
+	struct amutex__stats *next_pending; /* on the pending list (drop-in) */
+	const struct amutex_hooks *hooks;
+	char *name;			/* NULL: not registered */
+	struct amutex__reg *reg;
+	amutex_hist_t *hold;		/* NULL: hold times off */
+} __attribute__((aligned(64)));
+
+_Static_assert(offsetof(struct amutex__stats, acquired_fast) ==
+	       offsetof(struct amutex__stats_head, acquired_fast),
+	       "the inline fast paths count into the block's first field");
+
+enum amutex__path { AMUTEX_PATH_FAST, AMUTEX_PATH_SPIN, AMUTEX_PATH_SLEEP };
+
+/* Recording, by the slow paths (stats.c). */
+hidden void amutex__stats_acquired(amutex_t *m, enum amutex__path path, uint64_t wait_ns);
+hidden void amutex__stats_released(amutex_t *m);
+hidden void amutex__stats_handoff(struct amutex__stats *s);
+hidden void amutex__stats_starving(amutex_t *m, int entered);
+hidden void amutex__stats_timeout(struct amutex__stats *s);
+hidden void amutex__stats_waiters(struct amutex__stats *s, uint32_t waiters);
+hidden void amutex__stats_contended_at(struct amutex__stats *s, const void *site);
+/*
+ * A block for a lock contended for the first time, attached to it on a lock
+ * path (the drop-in): lock is the mutex, site where it was contended.
+ */
+hidden void amutex__stats_attach_init(struct amutex__stats *s, const amutex_t *lock,
+				      const void *site);
+
+/* Reading, by exporters and the watchdog (stats.c); never the mutex itself. */
+hidden void amutex__stats_counters(const struct amutex__stats *s, struct amutex_counters *out);
+/* Starvation time so far, counting an episode still open at now. */
+hidden uint64_t amutex__stats_starving_ns(const struct amutex__stats *s, uint64_t now);
+/* out += the wait histogram; out += the hold histogram (0, or ENOTSUP). */
+hidden void amutex__stats_wait(const struct amutex__stats *s, amutex_hist_t *out);
+hidden int amutex__stats_hold(const struct amutex__stats *s, amutex_hist_t *out);
+/* The address of the lock the block belongs to (it may be gone: do not use it). */
+hidden const amutex_t *amutex__stats_lock(const struct amutex__stats *s);
+/* The name a lock is exported under: its own, else where it was first contended. */
+hidden void amutex__stats_name(const struct amutex__stats *s, char *buf, size_t len);
+
+/* A block's life (registry.c). */
+hidden struct amutex__stats *amutex__stats_new(const amutex_t *m, const amutex_attr_t *attr);
+/* Unregister (if named) and free, after readers are done. */
+hidden void amutex__stats_release(struct amutex__stats *s);
+/*
+ * Blocks attached to a lock on a lock path cannot join the registry there
+ * (liburcu allocates and locks); they wait on a lock-free list that
+ * amutex__registry_each drains first.
+ */
+hidden void amutex__registry_pending(struct amutex__stats *s);
+/*
+ * Call fn for every registered lock inside one RCU read-side section, after
+ * draining the pending list into the registry.
+ */
+hidden void amutex__registry_each(void (*fn)(void *arg, const struct amutex__stats *s),
+				  void *arg);
+
+/* "func+0x1c (libfoo.so)" or "0x7f..": for reports (symbolize.c). */
+hidden void amutex__symbolize(const void *addr, char *buf, size_t len);
+
+/*
+ * A path from the environment with "%p" replaced by the process id, so that
+ * the processes of one LD_PRELOAD tree do not overwrite each other's files.
+ * EINVAL when it does not fit (path.c).
+ */
+hidden int amutex__expand_path(const char *in, char *out, size_t len);
+
+/* AMUTEX_WATCH's syntax; 0 or EINVAL. w->report_path points into s (watch.c). */
+hidden int amutex__parse_watch(const char *s, struct amutex_watch *w);
+
+#endif /* AMUTEX_STATS_PRIVATE_H */

@@ -97,7 +97,7 @@ static inline int amutex_trylock(amutex_t *m);
  * for a malformed timespec (checked only when the mutex is not free).
  */
 static inline int amutex_timedlock(amutex_t *m, const struct timespec *abs_mono);
-/* 0, or EPERM when the mutex was not locked (the word is restored). */
+/* 0, or EPERM when the mutex was not locked (then nothing is changed). */
 static inline int amutex_unlock(amutex_t *m);
 
 #ifdef __cplusplus

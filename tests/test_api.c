@@ -137,14 +137,27 @@ static void test_timedlock_malformed_timespec_returns_einval(void **state)
 {
 	amutex_t m = AMUTEX_INITIALIZER;
 	struct timespec bad_nsec = { 1, 1000000000 }, neg_nsec = { 1, -1 };
-	struct timespec neg_sec = { -1, 0 };
 
 	(void)state;
 	assert_int_equal(amutex_lock(&m), 0);
 	assert_int_equal(amutex_timedlock(&m, &bad_nsec), EINVAL);
 	assert_int_equal(amutex_timedlock(&m, &neg_nsec), EINVAL);
-	assert_int_equal(amutex_timedlock(&m, &neg_sec), EINVAL);
 	assert_int_equal(m.state, AMUTEX__LOCKED);
+	assert_int_equal(amutex_unlock(&m), 0);
+}
+
+/* A negative tv_sec is a time long past, as glibc reads it: ETIMEDOUT, not EINVAL. */
+static void test_timedlock_negative_seconds_times_out_like_glibc(void **state)
+{
+	amutex_t m = AMUTEX_INITIALIZER;
+	struct timespec neg_sec = { -1, 0 };
+
+	(void)state;
+	assert_int_equal(amutex_lock(&m), 0);
+	assert_int_equal(amutex_timedlock(&m, &neg_sec), ETIMEDOUT);
+	assert_int_equal(m.state, AMUTEX__LOCKED);
+	assert_int_equal(amutex_unlock(&m), 0);
+	assert_int_equal(amutex_timedlock(&m, &neg_sec), 0);
 	assert_int_equal(amutex_unlock(&m), 0);
 }
 
@@ -369,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_timedlock_held_mutex_returns_etimedout_and_leaves_no_waiter),
 		cmocka_unit_test(test_timedlock_past_deadline_on_held_mutex_returns_etimedout),
 		cmocka_unit_test(test_timedlock_malformed_timespec_returns_einval),
+		cmocka_unit_test(test_timedlock_negative_seconds_times_out_like_glibc),
 		cmocka_unit_test(test_timedlock_waits_until_unlocked),
 		cmocka_unit_test(test_lock_blocks_until_unlocked),
 		cmocka_unit_test(test_calls_leave_errno_untouched),

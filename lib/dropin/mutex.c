@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <string.h>
 
-#define STATS AMUTEX__STATS
 
 static int owned_by_me(const struct pt_mutex *m)
 {
@@ -45,7 +44,7 @@ int pthread_mutex_destroy(pthread_mutex_t *pm)
 
 	if (pt_kind(m) & KIND_GLIBC)
 		return amutex__dropin_real()->mutex_destroy(pm);
-	if (__atomic_load_n(&m->core.state, __ATOMIC_RELAXED) & ~(STATS | AMUTEX__TIMED))
+	if (__atomic_load_n(&m->core.state, __ATOMIC_RELAXED) != 0)
 		return EBUSY;
 	/* Pooled statistics stay in the report; the memory is the caller's again. */
 	m->core.state = 0;
@@ -54,35 +53,32 @@ int pthread_mutex_destroy(pthread_mutex_t *pm)
 }
 
 /*
- * lock_after: the rest of amutex_lock once the CAS from 0 failed and saw
- * old: an observed mutex at rest is taken as the core takes it; otherwise
- * the slow path, which observes a mutex on its first contention (S1).
- * clock: the deadline's, if any; site: the caller of the pthread function.
+ * lock_contended: the rest of a lock once the fast path's CAS failed: the
+ * core's slow path, after observing the mutex on its first contention
+ * (S1). how: the deadline's clock; site: the caller of the pthread call.
  */
-static inline int lock_after(struct pt_mutex *m, uint32_t old, const struct timespec *abs,
-			     clockid_t clock, const void *site)
+static int lock_contended(struct pt_mutex *m, const struct timespec *abs, int how,
+			  const void *site)
 {
-	if (amutex__acquire_observed(&m->core, old))
-		return 0;
 	if (!m->core.stats)
 		amutex__dropin_observe(m, site);
-	return amutex__lock_contended(&m->core, abs, clock, site);
+	return amutex__lock_contended(&m->core, abs, how, site);
 }
 
 /* lock_core: amutex_lock with the drop-in's slow path. */
-static inline int lock_core(struct pt_mutex *m, const struct timespec *abs,
-			    clockid_t clock, const void *site)
+static inline int lock_core(struct pt_mutex *m, const struct timespec *abs, int how,
+			    const void *site)
 {
-	uint32_t old;
-
-	if (amutex__acquire_fast(&m->core, &old))
+	if (amutex__acquire_fast(&m->core)) {
+		amutex__count_fast(&m->core);
 		return 0;
-	return lock_after(m, old, abs, clock, site);
+	}
+	return lock_contended(m, abs, how, site);
 }
 
 /* Errorcheck and recursive mutexes, and the checks of a timed lock. */
 static int lock_kind(struct pt_mutex *m, int kind, const struct timespec *abs,
-		     clockid_t clock, const void *site)
+		     int how, const void *site)
 {
 	int type = kind & KIND_TYPE_MASK, err;
 
@@ -94,7 +90,7 @@ static int lock_kind(struct pt_mutex *m, int kind, const struct timespec *abs,
 	}
 	if (type == PTHREAD_MUTEX_ERRORCHECK && owned_by_me(m))
 		return EDEADLK;
-	if ((err = lock_core(m, abs, clock, site)) != 0)
+	if ((err = lock_core(m, abs, how, site)) != 0)
 		return err;
 	if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) {
 		__atomic_store_n(&m->owner, amutex__dropin_tid(), __ATOMIC_RELAXED);
@@ -110,31 +106,27 @@ static int plain_kind(int kind)
 	return type == PTHREAD_MUTEX_NORMAL || type == PTHREAD_MUTEX_ADAPTIVE_NP;
 }
 
-/*
- * Everything but the uncontended plain lock: out of line, so that stays
- * frameless. old: what the fast path's CAS from 0 saw (0 if it made none).
- */
-__attribute__((noinline)) static int lock_rest(struct pt_mutex *m, uint32_t old,
-					       const void *site)
+/* Everything but the uncontended plain lock: out of line, so that stays frameless. */
+__attribute__((noinline)) static int lock_rest(struct pt_mutex *m, const void *site)
 {
 	int kind = pt_kind(m);
 
 	if (plain_kind(kind))
-		return old ? lock_after(m, old, NULL, CLOCK_MONOTONIC, site) :
-			     lock_core(m, NULL, CLOCK_MONOTONIC, site);
+		return lock_contended(m, NULL, 0, site);
 	if (kind & KIND_GLIBC)
 		return amutex__dropin_real()->mutex_lock((pthread_mutex_t *)m);
-	return lock_kind(m, kind, NULL, CLOCK_MONOTONIC, site);
+	return lock_kind(m, kind, NULL, 0, site);
 }
 
 int pthread_mutex_lock(pthread_mutex_t *pm)
 {
 	struct pt_mutex *m = (struct pt_mutex *)pm;
-	uint32_t old = 0;
 
-	if (__builtin_expect(plain_kind(pt_kind(m)), 1) && amutex__acquire_fast(&m->core, &old))
+	if (__builtin_expect(plain_kind(pt_kind(m)), 1) && amutex__acquire_fast(&m->core)) {
+		amutex__count_fast(&m->core);
 		return 0;
-	return lock_rest(m, old, __builtin_return_address(0));
+	}
+	return lock_rest(m, __builtin_return_address(0));
 }
 
 static int timed(pthread_mutex_t *pm, clockid_t clock, const struct timespec *abs,
@@ -148,7 +140,7 @@ static int timed(pthread_mutex_t *pm, clockid_t clock, const struct timespec *ab
 		       amutex__dropin_real()->mutex_clocklock(pm, clock, abs);
 	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
 		return EINVAL;
-	return lock_kind(m, kind, abs, clock, site);
+	return lock_kind(m, kind, abs, clock == CLOCK_REALTIME ? AMUTEX_WAIT_REALTIME : 0, site);
 }
 
 int pthread_mutex_timedlock(pthread_mutex_t *pm, const struct timespec *abs)
@@ -183,16 +175,13 @@ int pthread_mutex_trylock(pthread_mutex_t *pm)
 	return 0;
 }
 
-/*
- * Everything but the plain unlock that finds nobody waiting. state: what
- * the plain unlock's release left to do (0 if it made none).
- */
-__attribute__((noinline)) static int unlock_rest(struct pt_mutex *m, uint32_t state)
+/* Everything but the plain unlock that finds nobody waiting. */
+__attribute__((noinline)) static int unlock_rest(struct pt_mutex *m)
 {
 	int kind = pt_kind(m), type;
 
 	if (plain_kind(kind))
-		return amutex__release_slow(&m->core, state);
+		return amutex__unlock_slow(&m->core);
 	if (kind & KIND_GLIBC)
 		return amutex__dropin_real()->mutex_unlock((pthread_mutex_t *)m);
 	type = kind & KIND_TYPE_MASK;
@@ -211,13 +200,11 @@ __attribute__((noinline)) static int unlock_rest(struct pt_mutex *m, uint32_t st
 int pthread_mutex_unlock(pthread_mutex_t *pm)
 {
 	struct pt_mutex *m = (struct pt_mutex *)pm;
-	uint32_t state = 0;
 
 	/* The plain, uncontended unlock; all else, misuse included, out of line. */
-	if (__builtin_expect(plain_kind(pt_kind(m)), 1) &&
-	    (state = amutex__release_fast(&m->core)) == 0)
+	if (__builtin_expect(plain_kind(pt_kind(m)), 1) && amutex__release_fast(&m->core))
 		return 0;
-	return unlock_rest(m, state);
+	return unlock_rest(m);
 }
 
 int pthread_mutex_consistent(pthread_mutex_t *pm)

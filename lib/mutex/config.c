@@ -59,7 +59,7 @@ static void compute(struct amutex__config *c, const char *cgroup_root,
 	s = getenv("AMUTEX_STARVATION_THRESHOLD");
 	if (s && *s) {
 		if (amutex__parse_duration(s, &ns) == 0)
-			c->starve_ns = ns == AMUTEX_STARVATION_NEVER ? UINT32_MAX : (uint32_t)ns;
+			c->starve_ns = amutex__starve_encode(ns);
 		else
 			amutex__warn_once("AMUTEX_STARVATION_THRESHOLD",
 				"AMUTEX_STARVATION_THRESHOLD=\"%s\" is not a duration "

@@ -31,9 +31,28 @@ static inline int amutex__spin_decode(int16_t enc)
 	return enc == 0 ? AMUTEX_SPIN_DEFAULT : enc - 2;
 }
 
+/*
+ * Starvation thresholds as amutex_t.starve_ns and the settings keep them:
+ * nanoseconds, 0 for the process default, NEVER for normal mode only. The
+ * only place that knows the encoding; AMUTEX_STARVATION_MAX_NS is one less
+ * than NEVER, so no threshold can be mistaken for it.
+ */
+#define AMUTEX_STARVE_NEVER UINT32_MAX
+
+static inline uint32_t amutex__starve_encode(uint64_t ns)
+{
+	return ns == AMUTEX_STARVATION_NEVER ? AMUTEX_STARVE_NEVER : (uint32_t)ns;
+}
+
+/* Has a waiter that waited waited_ns starved, for this threshold? */
+static inline int amutex__starved(uint32_t threshold, uint64_t waited_ns)
+{
+	return threshold != AMUTEX_STARVE_NEVER && waited_ns > threshold;
+}
+
 /* Process-wide settings, read from the environment once. */
 struct amutex__config {
-	uint32_t starve_ns;	/* UINT32_MAX: never */
+	uint32_t starve_ns;	/* amutex__starve_encode'd; never 0 */
 	int spin;		/* AUTO, OFF or rounds */
 	unsigned cpus;		/* effective CPUs: affinity and cgroup quota */
 };
@@ -70,14 +89,78 @@ hidden int amutex__futex_wait(uint32_t *word, uint32_t expect,
 hidden void amutex__futex_wake(uint32_t *word, int n, int how);
 
 /*
- * The slow path with the deadline's clock (CLOCK_MONOTONIC or
- * CLOCK_REALTIME) and the call site statistics name the lock after.
+ * The slow path of a lock, for the parts built on the mutex: how says which
+ * clock abs is on and what the caller knows; site is the call site that
+ * statistics name the lock after.
  */
-hidden int amutex__lock_contended(amutex_t *m, const struct timespec *abs, clockid_t clock,
+#define AMUTEX_WAIT_REALTIME 1	/* abs is CLOCK_REALTIME, not CLOCK_MONOTONIC */
+#define AMUTEX_WAIT_NOSPIN   2	/* do not spin: the caller was just woken (a condvar) */
+hidden int amutex__lock_contended(amutex_t *m, const struct timespec *abs, int how,
 				  const void *site);
 
 struct amutex__stats;
 /* S1: attach a statistics block to a live mutex; 0 when one was already there. */
 hidden int amutex__stats_attach(amutex_t *m, struct amutex__stats *s);
+
+/*
+ * Threads in a slow path (threads.c): each notes the mutex it is working on,
+ * so that the child of a fork can repair the mutexes whose sleepers and
+ * spinners did not come along (docs/design.md, F1).
+ */
+struct amutex__thread {
+	amutex_t *busy;			/* in the slow path of this mutex */
+	struct amutex__thread *next, *prev;
+	int linked;
+};
+extern __thread struct amutex__thread amutex__self hidden;
+hidden void amutex__thread_link(void);
+
+static inline void amutex__busy_enter(amutex_t *m)
+{
+	if (__builtin_expect(!amutex__self.linked, 0))
+		amutex__thread_link();
+	/* Before any CAS of the slow path; ordered by that CAS. */
+	__atomic_store_n(&amutex__self.busy, m, __ATOMIC_RELAXED);
+}
+
+static inline void amutex__busy_leave(void)
+{
+	__atomic_store_n(&amutex__self.busy, NULL, __ATOMIC_RELAXED);
+}
+
+/* For the fork handlers: the list stays still between lock and unlock. */
+hidden void amutex__threads_lock(void);
+hidden void amutex__threads_unlock(void);
+/* In the child: fn for the mutex of every other thread's slow path; then only this thread is left. */
+hidden void amutex__threads_after_fork(void (*fn)(amutex_t *m));
+
+/*
+ * Test seams, compiled in only with AMUTEX_TEST_SEAMS (the library the
+ * tests link): a count of every labelled step of the protocol, a clock that
+ * makes waits look longer, and faults injected into futex calls.
+ */
+enum amutex__step {
+	AMUTEX_STEP_L2, AMUTEX_STEP_L3, AMUTEX_STEP_L4, AMUTEX_STEP_L5, AMUTEX_STEP_L6,
+	AMUTEX_STEP_U1, AMUTEX_STEP_U2, AMUTEX_STEP_U3, AMUTEX_STEP_U4,
+	AMUTEX_STEP_T1, AMUTEX_STEP_T2, AMUTEX_STEP_T3, AMUTEX_STEP_T4,
+	AMUTEX_STEP_ORPHAN, AMUTEX_STEP_S1, AMUTEX_STEP_EPERM, AMUTEX_STEP_F1,
+	AMUTEX_STEP_COUNT
+};
+#ifdef AMUTEX_TEST_SEAMS
+extern uint64_t amutex__steps[AMUTEX_STEP_COUNT] hidden;
+extern const char *const amutex__step_names[AMUTEX_STEP_COUNT] hidden;
+/* Waits measured by the slow path are multiplied by this (1: real time). */
+extern uint32_t amutex__clock_scale hidden;
+/* Per-mille chances of each injected fault, per futex call. */
+struct amutex__faults {
+	unsigned eintr;		/* wait returns EINTR without sleeping */
+	unsigned eagain;	/* wait returns as if the word had changed */
+	unsigned spurious;	/* wait sleeps, then returns early */
+	unsigned early_timeout;	/* wait with a deadline returns ETIMEDOUT early */
+	unsigned wake_efault;	/* wake wakes, then reports EFAULT */
+};
+extern struct amutex__faults amutex__faults hidden;
+extern uint64_t amutex__faults_injected hidden;
+#endif
 
 #endif /* AMUTEX_MUTEX_H */

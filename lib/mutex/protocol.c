@@ -1,21 +1,30 @@
 /*
- * The lock-word protocol: every slow-path step of amutex, in one file, so a
- * model (docs/design.md) can mirror it step by step. The fast paths are the
- * inline functions in include/amutex.h; the encoding of the lock word is
- * documented there.
+ * The lock-word protocol: every slow-path step of amutex, in one file, so
+ * that docs/design.md's transition table and the Promela model
+ * (docs/model/amutex.pml) map onto it line by line. Each step is labelled
+ * with its transition (STEP(L4)...). The inline fast paths (L1, U1) and the
+ * encoding of the words are in include/amutex/static/amutex.h.
  *
  * Tokens. `sema` counts wake tokens. A token is posted only by a thread that,
- * in the same CAS that committed to posting, took one waiter off the lock
+ * in the same CAS that committed it to posting, took one waiter off the lock
  * word's count; so sleepers = waiters + tokens (posted or committed) at every
  * instant, and at most one token is outstanding at a time: normal-mode
  * wakes need WOKEN clear and set it, handoffs need the lock released, and
  * neither can happen again until the token's taker has acted.
+ *
+ * Lifetime. POSIX lets the last user of a mutex destroy and free it as soon
+ * as it has locked and unlocked it, while the previous owner may still be
+ * inside its unlock. So an unlock releases the lock and decides whom to wake
+ * in one CAS (U1-U3), and after that CAS touches nothing of the mutex but
+ * the post of a token (a sleeper is still blocked on the mutex until it
+ * takes the token, so nobody may destroy it yet) and a futex wake on the
+ * address (harmless on freed memory: its errors are ignored).
  */
 #include "mutex.h"
 #include "../stats/stats.h"
 
 #include <errno.h>
-#include <stdlib.h>
+#include <pthread.h>
 
 /*
  * Pauses between looks at the lock word while spinning. 30 (Go's: look once
@@ -32,14 +41,39 @@
 #define LOCKED   AMUTEX__LOCKED
 #define WOKEN    AMUTEX__WOKEN
 #define STARVING AMUTEX__STARVING
-#define STATS    AMUTEX__STATS
 #define TIMED    AMUTEX__TIMED
 #define WAITER   AMUTEX__WAITER
 #define WAITERS(s) ((s) >> AMUTEX__WAITER_SHIFT)
 
+#define TOKEN  1u
+#define TOKENS(w) AMUTEX__SEMA_TOKENS(w)
+#define POST   AMUTEX__SEMA_POST
+
 #define load(p)  __atomic_load_n((p), __ATOMIC_RELAXED)
 #define cas(p, oldp, new, order) \
 	__atomic_compare_exchange_n((p), (oldp), (new), 0, (order), __ATOMIC_RELAXED)
+
+/* STEP(t): transition t of docs/design.md happens here; test builds count it. */
+#ifdef AMUTEX_TEST_SEAMS
+uint64_t amutex__steps[AMUTEX_STEP_COUNT];
+const char *const amutex__step_names[AMUTEX_STEP_COUNT] = {
+	"L2", "L3", "L4", "L5", "L6", "U1", "U2", "U3", "U4",
+	"T1", "T2", "T3", "T4", "orphan", "S1", "EPERM", "F1",
+};
+uint32_t amutex__clock_scale = 1;
+#define STEP(t) __atomic_add_fetch(&amutex__steps[AMUTEX_STEP_##t], 1, __ATOMIC_RELAXED)
+#define WAIT_CLOCK() (amutex__now_ns() * amutex__clock_scale)
+#else
+#define STEP(t) ((void)0)
+#define WAIT_CLOCK() amutex__now_ns()
+#endif
+
+/* CHECK(c): an invariant of docs/design.md; a debug build (AMUTEX_DEBUG) dies if it fails. */
+#ifdef AMUTEX_DEBUG
+#define CHECK(c) do { if (!(c)) amutex__die("invariant failed: " #c); } while (0)
+#else
+#define CHECK(c) ((void)0)
+#endif
 
 /*
  * Threads spinning on any amutex: never more than effective CPUs - 1. On a
@@ -77,55 +111,19 @@ int amutex__spin_rounds(const amutex_t *m)
 	return spin == AMUTEX_SPIN_AUTO ? AMUTEX_DEFAULT_SPIN_ROUNDS : spin;
 }
 
-static uint32_t starve_threshold(const amutex_t *m, const struct amutex__config *c)
-{
-	return m->starve_ns ? m->starve_ns : c->starve_ns;
-}
-
-/*
- * The futex word `sema`: tokens in the low byte, a post sequence above, so
- * every post changes the word. A thread reads the word before the CAS that
- * queues it and sleeps on that value first: a token posted before its CAS
- * was committed to an older sleeper (sleepers = waiters + tokens), and the
- * new sleeper must not take it. Without this, an unlocker that hands off
- * and relocks at once takes back its own handoff before the receiver runs.
- */
-#define TOKEN  1u
-#define TOKENS(w) AMUTEX__SEMA_TOKENS(w)
-#define POST   AMUTEX__SEMA_POST
-
 /*
  * A mutex's statistics. Acquire: the drop-in attaches them to a live mutex
- * (NULL to a block, once), paired with its release CAS.
+ * (S1), paired with its release CAS.
  */
 static struct amutex__stats *stats_of(const amutex_t *m)
 {
 	return __atomic_load_n(&m->stats, __ATOMIC_ACQUIRE);
 }
 
-static int futex_how(const amutex_t *m, clockid_t clock)
+static int futex_how(const amutex_t *m)
 {
-	return (m->flags & AMUTEX__FLAG_SHARED ? AMUTEX_FUTEX_SHARED : 0) |
-	       (clock == CLOCK_REALTIME ? AMUTEX_FUTEX_REALTIME : 0);
+	return m->flags & AMUTEX__FLAG_SHARED ? AMUTEX_FUTEX_SHARED : 0;
 }
-
-/* sema_trytake: take a posted token. Acquire: paired with sema_post. */
-static int sema_trytake(amutex_t *m, uint32_t w)
-{
-	while (TOKENS(w))
-		if (cas(&m->sema, &w, w - TOKEN, __ATOMIC_ACQUIRE))
-			return 1;
-	return 0;
-}
-
-/*
- * A token in the word a thread read before queueing is an older sleeper's,
- * unless that sleeper times out and leaves: its leaving CAS then hands the
- * token, by the count, to the newcomer, who sleeps past it (found by the
- * model, docs/model/amutex.pml). So the first sleep on a word that held a
- * token is bounded by this much; then the thread looks again.
- */
-#define ORPHAN_CHECK_NS 1000000
 
 static void add_ns(struct timespec *ts, uint64_t ns)
 {
@@ -142,14 +140,69 @@ static int before(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
-/*
- * sema_take: sleep until a token is ours, or ETIMEDOUT at abs (on clock).
- * seen: the word as read before queueing (any token in it is an older
- * sleeper's), or as read with no token in it.
- */
-static int sema_take(amutex_t *m, uint32_t seen, const struct timespec *abs,
-		     clockid_t clock, int how)
+/* A deadline of glibc's kind: tv_nsec in range (a negative tv_sec is simply past). */
+static int timespec_valid(const struct timespec *ts)
 {
+	return ts->tv_nsec >= 0 && (uint64_t)ts->tv_nsec < AMUTEX_NS_PER_SEC;
+}
+
+static int timespec_passed(const struct timespec *ts, clockid_t clock)
+{
+	struct timespec now;
+
+	if (ts->tv_sec < 0)
+		return 1;
+	clock_gettime(clock, &now);
+	return !before(&now, ts);
+}
+
+/*
+ * sema_trytake: T1 and the end of a sleep: take a posted token, starting
+ * from *w, the word as read; 0 when none is left, with *w the word without
+ * one. Acquire: paired with sema_post.
+ */
+static int sema_trytake(amutex_t *m, uint32_t *w)
+{
+	while (TOKENS(*w))
+		if (cas(&m->sema, w, *w - TOKEN, __ATOMIC_ACQUIRE))
+			return 1;
+	return 0;
+}
+
+/*
+ * sema_post: publish one token and wake the oldest sleeper. Release: the
+ * critical section of a handing-off unlocker happens before its receiver's.
+ * Linux wakes futex waiters of equal priority in the order they slept.
+ * how was read before the lock was released: after the add, the mutex may
+ * be gone (the wake on its address is harmless then).
+ */
+static void sema_post(amutex_t *m, int how)
+{
+	uint32_t *word = &m->sema;
+
+	__atomic_add_fetch(word, POST, __ATOMIC_SEQ_CST);
+	amutex__futex_wake(word, 1, how);
+}
+
+/*
+ * A token in the word a thread read before queueing is an older sleeper's,
+ * unless that sleeper times out and leaves: its leaving CAS then hands the
+ * token, by the count, to the newcomer, who sleeps past it (found by the
+ * model, docs/model/amutex.pml). So the first sleep on a word that held a
+ * token is bounded by this much; then the thread looks again.
+ */
+#define ORPHAN_CHECK_NS 1000000
+
+/*
+ * sema_take: sleep until a token is ours, or ETIMEDOUT at abs. seen: the
+ * word as read before queueing (any token in it is an older sleeper's), or
+ * as read with no token in it. A futex call may return for any reason
+ * (signals, spurious wake-ups, a timeout the clock does not confirm): the
+ * word decides.
+ */
+static int sema_take(amutex_t *m, uint32_t seen, const struct timespec *abs, int how)
+{
+	clockid_t clock = how & AMUTEX_FUTEX_REALTIME ? CLOCK_REALTIME : CLOCK_MONOTONIC;
 	const struct timespec *until = abs;
 	struct timespec bound;
 
@@ -161,77 +214,195 @@ static int sema_take(amutex_t *m, uint32_t seen, const struct timespec *abs,
 	}
 	for (;;) {
 		if (amutex__futex_wait(&m->sema, seen, until, how) == ETIMEDOUT) {
-			if (until == abs)
+			if (until == abs && timespec_passed(abs, clock))
 				return ETIMEDOUT;
-			until = abs;	/* the orphan check: look, then sleep as usual */
+			if (until == &bound) {
+				STEP(ORPHAN);	/* look, then sleep as usual */
+				until = abs;
+			}
 		}
 		seen = __atomic_load_n(&m->sema, __ATOMIC_SEQ_CST);
-		while (TOKENS(seen))
-			if (cas(&m->sema, &seen, seen - TOKEN, __ATOMIC_ACQUIRE))
-				return 0;
+		if (sema_trytake(m, &seen))
+			return 0;
 	}
 }
 
 /*
- * sema_post: publish one token and wake the oldest sleeper. Release: the
- * critical section of a handing-off unlocker happens before its receiver's.
- * Linux wakes futex waiters of equal priority in the order they slept.
- */
-static void sema_post(amutex_t *m)
-{
-	__atomic_add_fetch(&m->sema, POST, __ATOMIC_SEQ_CST);
-	amutex__futex_wake(&m->sema, 1, futex_how(m, CLOCK_MONOTONIC));
-}
-
-/*
- * wake_one: normal-mode unlock. Wake a sleeper unless nobody sleeps, the
- * lock was retaken, someone is already awake for it, or a handoff is due.
+ * wake_one: U2 for a thread that gave up WOKEN without the lock (T4). Wake
+ * a sleeper unless nobody sleeps, the lock is held, someone else is awake
+ * for it, or a handoff is due.
  */
 static void wake_one(amutex_t *m, uint32_t old)
 {
+	int how = futex_how(m);
+
 	for (;;) {
 		if (WAITERS(old) == 0 || (old & (LOCKED | WOKEN | STARVING)))
 			return;
 		if (cas(&m->state, &old, (old - WAITER) | WOKEN, __ATOMIC_SEQ_CST)) {
-			sema_post(m);
+			STEP(U2);
+			sema_post(m, how);
 			return;
 		}
 	}
 }
 
 /*
- * give_up: a timed lock leaves with nothing. A thread that held the WOKEN
- * role (woken by a token, or a spinner that set it) must drop it, and wake
- * another sleeper if the lock is free now, or the wake it stood for is lost.
+ * One thread's way through the slow path. The steps below each make one
+ * transition of docs/design.md and say which.
  */
-static int give_up(amutex_t *m, int awoke, int err)
+struct waiter {
+	amutex_t *m;
+	const struct timespec *abs;	/* deadline, or NULL */
+	clockid_t clock;		/* abs's */
+	int how;			/* futex flags: shared, realtime deadline */
+	const void *site;		/* the caller, for statistics */
+	struct amutex__stats *stats;	/* NULL: not observed */
+	uint32_t threshold;		/* starvation threshold, encoded */
+	unsigned cpus;
+	int rounds, iter;		/* spin rounds allowed, spent since last woken */
+	int spinning;			/* holds a spinner slot */
+	int awoke;			/* owns WOKEN */
+	int starving;			/* has waited past the threshold */
+	enum amutex__path path;		/* how far it went: fast, spin, sleep */
+	uint64_t first;			/* statistics: when it started */
+	uint64_t queued;		/* when it first queued; 0: not yet */
+	uint64_t got;			/* statistics: when the CAS that took the lock began */
+};
+
+enum turn { OWNED, QUEUED, AGAIN };
+
+static void waiter_init(struct waiter *w, amutex_t *m, const struct timespec *abs,
+			int how, const void *site)
 {
-	if (awoke)
-		wake_one(m, __atomic_and_fetch(&m->state, ~WOKEN, __ATOMIC_RELAXED));
-	if (stats_of(m) && err == ETIMEDOUT)
-		amutex__stats_timeout(m->stats);
-	return err;
+	const struct amutex__config *c = amutex__config();
+
+	w->m = m;
+	w->abs = abs;
+	w->clock = how & AMUTEX_WAIT_REALTIME ? CLOCK_REALTIME : CLOCK_MONOTONIC;
+	w->how = futex_how(m) | (how & AMUTEX_WAIT_REALTIME ? AMUTEX_FUTEX_REALTIME : 0);
+	w->site = site;
+	w->stats = stats_of(m);
+	w->threshold = m->starve_ns ? m->starve_ns : c->starve_ns;
+	w->cpus = c->cpus;
+	w->rounds = how & AMUTEX_WAIT_NOSPIN ? 0 : amutex__spin_rounds(m);
+	w->iter = w->spinning = w->awoke = w->starving = 0;
+	w->path = AMUTEX_PATH_FAST;
+	w->first = w->queued = w->got = 0;
 }
 
 /*
- * cancel_wait: a sleeper's deadline passed. Leave the waiter count, unless a
- * token can be ours: one is posted (take it: 0, proceed as woken), or the
- * count is 0, when every sleeper has a token committed to it and ours comes
- * within a few instructions. ETIMEDOUT when we left.
+ * spin (L3): while the lock is held in normal mode, look at it for a round
+ * of pauses, at most `rounds` rounds since the thread last woke, and only
+ * with a spinner slot. A spinner takes WOKEN when sleepers exist, so the
+ * unlock it hopes to profit from wakes nobody. 1 when it spun a round.
  */
-static int cancel_wait(amutex_t *m)
+static int spin(struct waiter *w, uint32_t *old)
 {
+	amutex_t *m = w->m;
+
+	if ((*old & (LOCKED | STARVING)) != LOCKED || w->iter >= w->rounds ||
+	    !(w->spinning || (w->spinning = spin_enter(w->cpus))))
+		return 0;
+	if (!w->awoke && !(*old & WOKEN) && WAITERS(*old) != 0 &&
+	    cas(&m->state, old, *old | WOKEN, __ATOMIC_RELAXED)) {
+		STEP(L3);
+		w->awoke = 1;
+	}
+	for (int i = 1; i <= AMUTEX_PAUSES_PER_ROUND; i++) {
+		amutex__cpu_relax();
+		if (i % AMUTEX_SPIN_CHECK_EVERY == 0 && !(load(&m->state) & LOCKED))
+			break;
+	}
+	w->iter++;
+	w->path = AMUTEX_PATH_SPIN;
+	*old = load(&m->state);
+	return 1;
+}
+
+/*
+ * compete (L2, L4): one CAS from *old. In normal mode with the lock free,
+ * take it (L2). Otherwise queue as a sleeper (L4), setting STARVING if this
+ * thread has starved and the lock is held; a thread that owns WOKEN drops
+ * it in the same CAS. *seen gets sema as it was before the CAS (invariant
+ * 4). OWNED, QUEUED, AGAIN (the CAS lost a race: *old is fresh), or an
+ * error for a timed lock that must not queue (EINVAL, ETIMEDOUT).
+ */
+static int compete(struct waiter *w, uint32_t *old, uint32_t *seen)
+{
+	amutex_t *m = w->m;
+	uint32_t new = *old;
+	int queue = (*old & (LOCKED | STARVING)) != 0;
+
+	if (!(*old & STARVING))
+		new |= LOCKED;
+	if (queue) {
+		new += WAITER;
+		if (w->abs && !timespec_valid(w->abs))
+			return EINVAL;
+		if (w->abs && timespec_passed(w->abs, w->clock))
+			return ETIMEDOUT;
+		if (w->starving && (*old & LOCKED))
+			new |= STARVING;
+	}
+	if (w->awoke) {
+		CHECK(*old & WOKEN);
+		new &= ~WOKEN;
+	}
+	/*
+	 * Seq-cst, with the snapshot of sema before it and with the poster's
+	 * CAS and add: a post committed after this CAS changes the word this
+	 * thread will sleep on. Acquire: paired with the release of unlock.
+	 */
+	*seen = __atomic_load_n(&m->sema, __ATOMIC_SEQ_CST);
+	/* A wait ends at the CAS that takes the lock: the clock before it, never inside. */
+	if (w->stats && !queue)
+		w->got = WAIT_CLOCK();
+	if (!cas(&m->state, old, new, __ATOMIC_SEQ_CST))
+		return AGAIN;
+	w->awoke = 0;
+	if (!queue) {
+		STEP(L2);
+		return OWNED;
+	}
+	STEP(L4);
+	CHECK(WAITERS(new) > WAITERS(*old));
+	if (!w->queued) {
+		w->queued = WAIT_CLOCK();
+		if (w->stats)
+			amutex__stats_contended_at(w->stats, w->site);
+	}
+	if (w->stats) {
+		if ((new & STARVING) && !(*old & STARVING))
+			amutex__stats_starving(m, 1);
+		amutex__stats_waiters(w->stats, WAITERS(new));
+	}
+	return QUEUED;
+}
+
+/*
+ * cancel_wait (T1-T3): a sleeper's deadline passed. Leave the waiter count,
+ * unless a token can be ours: one is posted (T1: take it, 0, proceed as
+ * woken), or the count is 0 (T2), when every sleeper has a token committed
+ * to it and ours comes within a few instructions. ETIMEDOUT when it left (T3).
+ */
+static int cancel_wait(struct waiter *w)
+{
+	amutex_t *m = w->m;
 	uint32_t old, new;
 
 	for (;;) {
-		uint32_t w = __atomic_load_n(&m->sema, __ATOMIC_SEQ_CST);
+		uint32_t seen = __atomic_load_n(&m->sema, __ATOMIC_SEQ_CST);
 
-		if (sema_trytake(m, w))
+		if (sema_trytake(m, &seen)) {
+			STEP(T1);
 			return 0;
+		}
 		old = load(&m->state);
-		if (WAITERS(old) == 0)
-			return sema_take(m, w - TOKENS(w), 0, CLOCK_MONOTONIC,
-					 futex_how(m, CLOCK_MONOTONIC));
+		if (WAITERS(old) == 0) {
+			STEP(T2);
+			return sema_take(m, seen, NULL, w->how);
+		}
 		new = old - WAITER;
 		/*
 		 * The last waiter of a starving, held mutex ends starvation mode,
@@ -242,207 +413,216 @@ static int cancel_wait(amutex_t *m)
 		if (WAITERS(new) == 0 && (old & (LOCKED | STARVING)) == (LOCKED | STARVING))
 			new &= ~STARVING;
 		if (cas(&m->state, &old, new, __ATOMIC_RELAXED)) {
-			if (stats_of(m) && !(new & STARVING) && (old & STARVING))
+			STEP(T3);
+			if (w->stats && !(new & STARVING) && (old & STARVING))
 				amutex__stats_starving(m, 0);
 			return ETIMEDOUT;
 		}
 	}
 }
 
-static int timespec_valid(const struct timespec *ts)
+/* sleep_for_token: wait for a token (a wake-up or a handoff); 0, or ETIMEDOUT having left the queue. */
+static int sleep_for_token(struct waiter *w, uint32_t seen)
 {
-	return ts->tv_sec >= 0 && ts->tv_nsec >= 0 &&
-	       (uint64_t)ts->tv_nsec < AMUTEX_NS_PER_SEC;
-}
-
-static int timespec_passed(const struct timespec *ts, clockid_t clock)
-{
-	struct timespec now;
-
-	clock_gettime(clock, &now);
-	return now.tv_sec > ts->tv_sec ||
-	       (now.tv_sec == ts->tv_sec && now.tv_nsec >= ts->tv_nsec);
-}
-
-/*
- * amutex__lock_contended: Go's lockSlow on futexes. Spin while the lock is held in
- * normal mode; else barge (normal mode) or queue (held, or starving); sleep
- * for a token; a token received while STARVING is set and LOCKED clear is a
- * handoff: the lock is ours. A waiter that slept longer than the threshold
- * since it first queued sets STARVING when it queues again.
- */
-int amutex__lock_slow(amutex_t *m, const struct timespec *abs)
-{
-	/* Called from the inline fast path: this is the caller's call site. */
-	return amutex__lock_contended(m, abs, CLOCK_MONOTONIC, __builtin_return_address(0));
-}
-
-int amutex__lock_contended(amutex_t *m, const struct timespec *abs, clockid_t clock,
-			   const void *site)
-{
-	const struct amutex__config *c = amutex__config();
-	struct amutex__stats *stats = stats_of(m);
-	uint64_t first = 0, got = 0, wait_start = 0;
-	int rounds = amutex__spin_rounds(m), iter = 0, spinning = 0;
-	int starving = 0, awoke = 0, slept = 0, spun = 0, entered = 0;
-	uint32_t old = load(&m->state), new, seen;
-
-	if (stats) {
-		/*
-		 * A free observed mutex comes here when its word was not exactly
-		 * STATS (WOKEN set, say), and every operation of a TIMED one:
-		 * take it before reading the clock.
-		 */
-		if (!(old & (LOCKED | STARVING)) &&
-		    cas(&m->state, &old, old | LOCKED, __ATOMIC_ACQUIRE)) {
-			amutex__stats_acquired(m, AMUTEX_PATH_FAST, 0);
-			return 0;
-		}
-		first = amutex__now_ns();
-	}
-	for (;;) {
-		if ((old & (LOCKED | STARVING)) == LOCKED && iter < rounds &&
-		    (spinning || (spinning = spin_enter(c->cpus)))) {
-			/* Tell unlock that someone is awake: no wake needed. */
-			if (!awoke && !(old & WOKEN) && WAITERS(old) != 0 &&
-			    cas(&m->state, &old, old | WOKEN, __ATOMIC_RELAXED))
-				awoke = 1;
-			for (int i = 1; i <= AMUTEX_PAUSES_PER_ROUND; i++) {
-				amutex__cpu_relax();
-				if (i % AMUTEX_SPIN_CHECK_EVERY == 0 &&
-				    !(load(&m->state) & LOCKED))
-					break;
-			}
-			iter++;
-			spun = 1;
-			old = load(&m->state);
-			continue;
-		}
-		spin_leave(&spinning);
-
-		new = old;
-		if (!(old & STARVING))
-			new |= LOCKED;
-		if (old & (LOCKED | STARVING)) {
-			new += WAITER;
-			if (abs && !timespec_valid(abs))
-				return give_up(m, awoke, EINVAL);
-			if (abs && timespec_passed(abs, clock))
-				return give_up(m, awoke, ETIMEDOUT);
-		}
-		if (starving && (old & LOCKED))
-			new |= STARVING;
-		if (awoke)
-			new &= ~WOKEN;
-		/*
-		 * Seq-cst, with the snapshot of sema before it and with the
-		 * poster's CAS and add: a post committed after our CAS changes
-		 * the word we will sleep on. Acquire: paired with the release
-		 * in amutex_unlock.
-		 */
-		seen = __atomic_load_n(&m->sema, __ATOMIC_SEQ_CST);
-		/*
-		 * A wait ends at the CAS that takes the lock: read the clock
-		 * just before it, so the holder's critical section never
-		 * includes a clock read.
-		 */
-		if (stats && !(old & (LOCKED | STARVING)))
-			got = amutex__now_ns();
-		if (!cas(&m->state, &old, new, __ATOMIC_SEQ_CST))
-			continue;
-		if (!(old & (LOCKED | STARVING)))
-			break;
-
-		awoke = 0;
-		if ((new & STARVING) && !(old & STARVING))
-			entered = 1;
-		if (stats) {
-			if (entered == 1) {
-				amutex__stats_starving(m, 1);
-				entered = 2;
-			}
-			amutex__stats_waiters(stats, WAITERS(new));
-		}
-		if (!wait_start) {
-			wait_start = amutex__now_ns();
-			if (stats)
-				amutex__stats_contended_at(stats, site);
-		}
-		if (sema_take(m, seen, abs, clock, futex_how(m, clock)) != 0 &&
-		    cancel_wait(m) != 0)
-			return give_up(m, 0, ETIMEDOUT);
-		slept = 1;
-		got = amutex__now_ns();
-		if (!starving)
-			starving = got - wait_start > starve_threshold(m, c);
-
-		old = load(&m->state);
-		if ((old & (LOCKED | STARVING)) == STARVING) {
-			/*
-			 * Handoff: the unlocker already took us off the count.
-			 * Leave starvation mode if we did not starve or nobody
-			 * is left behind us.
-			 */
-			uint32_t delta = LOCKED;
-
-			if (!starving || WAITERS(old) == 0)
-				delta -= STARVING;
-			__atomic_add_fetch(&m->state, delta, __ATOMIC_ACQUIRE);
-			if (stats) {
-				amutex__stats_handoff(stats);
-				if (delta != LOCKED)
-					amutex__stats_starving(m, 0);
-			}
-			break;
-		}
-		awoke = 1;
-		iter = 0;
-	}
-
-	spin_leave(&spinning);
-	if (stats)
-		amutex__stats_acquired(m,
-			slept ? AMUTEX_PATH_SLEEP : spun ? AMUTEX_PATH_SPIN : AMUTEX_PATH_FAST,
-			slept || spun ? got - first : 0);
+	if (sema_take(w->m, seen, w->abs, w->how) != 0 && cancel_wait(w) != 0)
+		return ETIMEDOUT;
+	w->path = AMUTEX_PATH_SLEEP;
+	if (!w->starving)
+		w->starving = amutex__starved(w->threshold, WAIT_CLOCK() - w->queued);
 	return 0;
 }
 
 /*
- * amutex__unlock_slow: the lock is already released (LOCKED cleared by the
- * inline fast path). Normal mode: wake one sleeper. Starvation mode: take a
- * waiter off the count and post its token; the lock stays un-LOCKED and
- * STARVING, which newcomers respect, until the token's taker sets LOCKED.
+ * handoff (L5): a token taken while STARVING is set and LOCKED clear is a
+ * handoff (invariant 3): the unlocker already took this thread off the
+ * count, and nobody else may take the lock. Set LOCKED; leave starvation
+ * mode if this thread did not starve or nobody is left behind it. 1 when
+ * the lock is now ours; 0: an ordinary wake-up (L6), the thread owns WOKEN
+ * and competes again, keeping the time it first queued.
  */
-void amutex__unlock_slow(amutex_t *m, uint32_t old)
+static int handoff(struct waiter *w)
 {
+	amutex_t *m = w->m;
+	uint32_t old = load(&m->state), delta = LOCKED;
+
+	if ((old & (LOCKED | STARVING)) != STARVING) {
+		STEP(L6);
+		CHECK(old & WOKEN);
+		w->awoke = 1;
+		w->iter = 0;
+		return 0;
+	}
+	STEP(L5);
+	if (!w->starving || WAITERS(old) == 0)
+		delta -= STARVING;
+	if (w->stats)
+		w->got = WAIT_CLOCK();
+	old = __atomic_add_fetch(&m->state, delta, __ATOMIC_ACQUIRE);
+	CHECK(old & LOCKED);
+	if (w->stats) {
+		amutex__stats_handoff(w->stats);
+		if (delta != LOCKED)
+			amutex__stats_starving(m, 0);
+	}
+	return 1;
+}
+
+/*
+ * leave (T4): a timed lock gives up awake (the deadline passed before it
+ * queued, or its timespec is malformed). A thread that owned WOKEN drops
+ * it, and wakes another sleeper if the lock is free now, or the wake it
+ * stood for is lost.
+ */
+static int leave(struct waiter *w, int err)
+{
+	if (w->awoke) {
+		STEP(T4);
+		wake_one(w->m, __atomic_and_fetch(&w->m->state, ~WOKEN, __ATOMIC_RELAXED));
+	}
+	if (w->stats && err == ETIMEDOUT)
+		amutex__stats_timeout(w->stats);
+	return err;
+}
+
+/* The lock is ours: statistics, once, on the way out. */
+static int owned(struct waiter *w)
+{
+	if (w->stats)
+		amutex__stats_acquired(w->m, w->path,
+				       w->path == AMUTEX_PATH_FAST ? 0 : w->got - w->first);
+	return 0;
+}
+
+/*
+ * amutex__lock_contended: Go's lockSlow on futexes. Spin while the lock is
+ * held in normal mode (L3); else take it (L2) or queue (L4); sleep for a
+ * token; a token received in a handoff makes the lock ours (L5), any other
+ * makes the thread compete again (L6). A waiter that slept longer than the
+ * threshold since it first queued sets STARVING when it queues again.
+ */
+int amutex__lock_contended(amutex_t *m, const struct timespec *abs, int how, const void *site)
+{
+	struct waiter w;
+	uint32_t old = load(&m->state), seen;
+	int r;
+
+	waiter_init(&w, m, abs, how, site);
+	if (w.stats) {
+		/*
+		 * An observed mutex comes here free when its word was not 0
+		 * (WOKEN set, say), and for every operation of a TIMED one:
+		 * take it before reading the clock.
+		 */
+		if (!(old & (LOCKED | STARVING)) &&
+		    cas(&m->state, &old, old | LOCKED, __ATOMIC_ACQUIRE)) {
+			STEP(L2);
+			return owned(&w);
+		}
+		w.first = WAIT_CLOCK();
+	}
+	amutex__busy_enter(m);
+	for (;;) {
+		if (spin(&w, &old))
+			continue;
+		spin_leave(&w.spinning);
+		r = compete(&w, &old, &seen);
+		if (r == OWNED)
+			break;
+		if (r == AGAIN)
+			continue;
+		if (r != QUEUED || (r = sleep_for_token(&w, seen)) != 0) {
+			amutex__busy_leave();
+			return leave(&w, r);
+		}
+		if (handoff(&w))
+			break;
+		old = load(&m->state);
+	}
+	spin_leave(&w.spinning);
+	amutex__busy_leave();
+	return owned(&w);
+}
+
+int amutex__lock_slow(amutex_t *m, const struct timespec *abs)
+{
+	/* Called from the inline fast path: this is the caller's call site. */
+	return amutex__lock_contended(m, abs, 0, __builtin_return_address(0));
+}
+
+/*
+ * amutex__unlock_slow: the unlock the inline CAS could not do. Releases
+ * the lock and commits to any wake in one CAS:
+ *   U1  nobody to wake (or someone is already awake): clear LOCKED.
+ *   U2  normal mode, sleepers, nobody awake: clear LOCKED, take a waiter
+ *       off the count and set WOKEN; then post its token.
+ *   U3  starvation mode with sleepers: clear LOCKED, take a waiter off the
+ *       count, keep STARVING; then post the token: the handoff.
+ *   U4  starvation mode, nobody left (they timed out): leave the mode while
+ *       still holding the lock, then release as U1.
+ * EPERM, changing nothing, when the mutex is not locked.
+ */
+int amutex__unlock_slow(amutex_t *m)
+{
+	uint32_t old = load(&m->state), new;
+	int how = futex_how(m), post;
+
+	if (!(old & LOCKED)) {
+		STEP(EPERM);
+		return EPERM;
+	}
 	if (old & TIMED)
 		amutex__stats_released(m);
-	if (!(old & STARVING)) {
-		wake_one(m, old);
-		return;
-	}
 	for (;;) {
-		if (WAITERS(old) == 0) {
-			/* Everyone left (timed out): nobody to hand off to. */
-			if (cas(&m->state, &old, old & ~STARVING, __ATOMIC_RELAXED)) {
-				if (stats_of(m))
-					amutex__stats_starving(m, 0);
-				return;
-			}
-		} else if (cas(&m->state, &old, old - WAITER, __ATOMIC_SEQ_CST)) {
-			sema_post(m);
-			return;
+		if (!(old & LOCKED)) {
+			STEP(EPERM);
+			return EPERM;
 		}
+		post = 1;
+		if ((old & STARVING) && WAITERS(old) == 0) {
+			/* U4, first half: the mode ends under the lock. */
+			if (!cas(&m->state, &old, old & ~STARVING, __ATOMIC_RELAXED))
+				continue;
+			STEP(U4);
+			if (stats_of(m))
+				amutex__stats_starving(m, 0);
+			old &= ~STARVING;
+			continue;
+		}
+		if (old & STARVING)
+			new = old - LOCKED - WAITER;
+		else if (WAITERS(old) != 0 && !(old & WOKEN))
+			new = (old - LOCKED - WAITER) | WOKEN;
+		else
+			new = old - LOCKED, post = 0;
+		/* Release: paired with the acquire of the next owner. */
+		if (cas(&m->state, &old, new, __ATOMIC_SEQ_CST))
+			break;
 	}
+	/* From here on the mutex may be another thread's, or gone. */
+	if (!post) {
+		STEP(U1);
+		return 0;
+	}
+	if (old & STARVING)
+		STEP(U3);
+	else
+		STEP(U2);
+	sema_post(m, how);
+	return 0;
+}
+
+/* A trylock of a mutex with hold times: note when it was taken. */
+void amutex__trylocked_timed(amutex_t *m)
+{
+	amutex__stats_acquired(m, AMUTEX_PATH_FAST, 0);
 }
 
 /*
  * S1, amutex__stats_attach: statistics for a mutex already in use (the
  * drop-in's first contention). The block is published with a release CAS
- * of m->stats from NULL (paired with stats_of's acquire), then STATS joins
- * the word in one atomic OR, which commutes with every other transition:
- * the protocol ignores the bit, and the fast paths only choose where to
- * count. 0 when another thread attached first (s stays unused).
+ * of m->stats from NULL (paired with stats_of's acquire). The lock word is
+ * not touched: the fast paths find the block after the CAS that took the
+ * lock. 0 when another thread attached first (s stays unused).
  */
 int amutex__stats_attach(amutex_t *m, struct amutex__stats *s)
 {
@@ -451,15 +631,52 @@ int amutex__stats_attach(amutex_t *m, struct amutex__stats *s)
 	if (!__atomic_compare_exchange_n(&m->stats, &none, s, 0, __ATOMIC_RELEASE,
 					 __ATOMIC_RELAXED))
 		return 0;
-	__atomic_or_fetch(&m->state, STATS, __ATOMIC_RELEASE);
+	STEP(S1);
 	return 1;
 }
 
-/* amutex__unlock_unowned: the inline unlock found LOCKED clear. Undo it. */
-int amutex__unlock_unowned(amutex_t *m)
+/*
+ * F1, repair: in the child of a fork, a mutex that another thread was
+ * working on (sleeping, spinning, waking, handing off). Those threads do
+ * not exist in the child, so every waiter counted, every pending token and
+ * WOKEN are theirs; a mutex released in a handoff to one of them is free.
+ * LOCKED stays: the mutex may be held by this thread (the atfork pattern)
+ * or by a thread that is gone (then, as with glibc, it stays locked). A
+ * process-shared mutex is left alone: its sleepers in other processes are
+ * real. Runs with one thread, so plain stores.
+ */
+static void repair(amutex_t *m)
 {
-	__atomic_add_fetch(&m->state, LOCKED, __ATOMIC_RELAXED);
-	return EPERM;
+	uint32_t state = load(&m->state);
+
+	if (m->flags & AMUTEX__FLAG_SHARED)
+		return;
+	STEP(F1);
+	__atomic_store_n(&m->state, state & (LOCKED | TIMED), __ATOMIC_RELAXED);
+	__atomic_store_n(&m->sema, (load(&m->sema) & ~0xffu) + (POST - TOKEN), __ATOMIC_RELAXED);
+}
+
+static void fork_prepare(void)
+{
+	amutex__threads_lock();
+}
+
+static void fork_parent(void)
+{
+	amutex__threads_unlock();
+}
+
+static void fork_child(void)
+{
+	amutex__threads_after_fork(repair);
+	__atomic_store_n(&spinners, 0, __ATOMIC_RELAXED);
+	amutex__threads_unlock();
+}
+
+/* pthread_atfork allocates: at load, never on a lock path. */
+__attribute__((constructor)) static void protocol_init(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 int amutex_init(amutex_t *m, const amutex_attr_t *attr)
@@ -469,15 +686,12 @@ int amutex_init(amutex_t *m, const amutex_attr_t *attr)
 	if (attr) {
 		if (attr->magic != AMUTEX_ATTR_MAGIC)
 			return EINVAL;
-		if (attr->starve_ns == AMUTEX_STARVATION_NEVER)
-			fresh.starve_ns = UINT32_MAX;
-		else
-			fresh.starve_ns = (uint32_t)attr->starve_ns;
+		fresh.starve_ns = amutex__starve_encode(attr->starve_ns);
 		fresh.spin = amutex__spin_encode(attr->spin);
 		if (attr->stats) {
 			if (!(fresh.stats = amutex__stats_new(m, attr)))
 				return ENOMEM;
-			fresh.state = STATS | (attr->hold_times ? TIMED : 0);
+			fresh.state = attr->hold_times ? TIMED : 0;
 		}
 	}
 	*m = fresh;
@@ -486,7 +700,7 @@ int amutex_init(amutex_t *m, const amutex_attr_t *attr)
 
 int amutex_destroy(amutex_t *m)
 {
-	if (load(&m->state) & ~(STATS | TIMED))
+	if (load(&m->state) & ~TIMED)
 		return EBUSY;
 	if (m->stats)
 		amutex__stats_release(m->stats);

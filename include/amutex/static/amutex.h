@@ -17,26 +17,29 @@
  *                        sleeping waiter; newcomers neither spin nor barge.
  *                        Set only by a waiter that saw LOCKED and has waited
  *                        longer than the threshold.
- *   bit 3      STATS     statistics are on (set by amutex_init, or by the
- *                        drop-in when it attaches them to a live mutex). It
- *                        keeps the word non-zero, so the first CAS from 0
- *                        fails; the fast paths then retry from STATS and
- *                        count the acquisition inline.
- *   bit 4      TIMED     constant: hold times are kept too. Every operation
- *                        of such a mutex goes out of line, to read the clock.
- *   bits 5-31  waiters   threads queued on the futex word `sema` that have
+ *   bit 3      TIMED     constant: hold times are kept. It keeps the word
+ *                        from resting at 0, so every operation of such a
+ *                        mutex goes out of line, to read the clock.
+ *   bits 4-31  waiters   threads queued on the futex word `sema` that have
  *                        no wake token yet. Whoever posts a token to `sema`
  *                        takes one off this count in the same CAS, so
  *                        sleepers = waiters + tokens at every instant.
+ *
+ * An unlock releases the lock and decides whom to wake in one CAS, and
+ * after it touches nothing of the mutex but the post of a token, which a
+ * sleeper is still blocked on (so nobody can have destroyed the mutex), and
+ * a futex wake on its address, harmless if the memory is gone.
  *
  * The futex word (amutex_t.sema): bits 0-7 count posted wake tokens (at most
  * one is ever outstanding), bits 8-31 count posts, so each post changes it.
  *
  * The other fields: starve_ns, the starvation threshold (0: the process
- * default); spin, the encoded spin setting (0: the process default); flags,
- * AMUTEX__FLAG_SHARED for a mutex in shared memory (shared futexes); embed,
- * the embedder's; stats, NULL or the statistics block, which starts with
- * struct amutex__stats_head.
+ * default; UINT32_MAX: never); spin, the encoded spin setting (0: the
+ * process default); flags, AMUTEX__FLAG_SHARED for a mutex in shared memory
+ * (shared futexes); embed, the embedder's; stats, NULL or the statistics
+ * block, which starts with struct amutex__stats_head. Statistics are not in
+ * the lock word: an observed mutex rests at 0 like any other, and its fast
+ * paths count after the CAS that took the lock (one load and one branch).
  *
  * All-zero is an unlocked mutex in normal mode with nobody waiting.
  */
@@ -59,9 +62,8 @@ extern "C" {
 #define AMUTEX__LOCKED   1u
 #define AMUTEX__WOKEN    2u
 #define AMUTEX__STARVING 4u
-#define AMUTEX__STATS    8u
-#define AMUTEX__TIMED    16u
-#define AMUTEX__WAITER_SHIFT 5
+#define AMUTEX__TIMED    8u
+#define AMUTEX__WAITER_SHIFT 4
 #define AMUTEX__WAITER   (1u << AMUTEX__WAITER_SHIFT)
 
 #define AMUTEX__SEMA_TOKENS(w) ((w) & 0xffu)
@@ -70,11 +72,11 @@ extern "C" {
 #define AMUTEX__FLAG_SHARED 1u
 
 /*
- * The fast paths touch state, stats and the head of the statistics block;
- * the library and every embedder (the pthread drop-in keeps glibc's mutex
- * kind in embed[0], at offset 16) rely on this layout. state and sema share
- * a cache line on purpose (a waker changes both); 32 bytes, so an array
- * aligned to 64 never splits a mutex across two lines.
+ * The fast paths touch state and stats and the head of the statistics
+ * block; the library and every embedder (the pthread drop-in keeps glibc's
+ * mutex kind in embed[0], at offset 16) rely on this layout. state and sema
+ * share a cache line on purpose (a waker changes both); 32 bytes, so an
+ * array aligned to 64 never splits a mutex across two lines.
  */
 AMUTEX__STATIC_ASSERT(offsetof(amutex_t, state) == 0, "amutex_t.state at 0");
 AMUTEX__STATIC_ASSERT(offsetof(amutex_t, sema) == 4, "amutex_t.sema at 4");
@@ -94,70 +96,56 @@ AMUTEX__STATIC_ASSERT(sizeof(amutex_t) == 32, "amutex_t is 32 bytes");
 struct amutex__stats_head {
 	uint64_t acquired_fast;
 };
+AMUTEX__STATIC_ASSERT(offsetof(struct amutex__stats_head, acquired_fast) == 0,
+		      "the fast paths count at the start of the block");
 
 /* The slow paths (lib/mutex/protocol.c). */
 AMUTEX_API int amutex__lock_slow(amutex_t *m, const struct timespec *abs_mono);
-AMUTEX_API void amutex__unlock_slow(amutex_t *m, uint32_t state);
-AMUTEX_API int amutex__unlock_unowned(amutex_t *m);
-AMUTEX_API void amutex__stats_trylocked(amutex_t *m);
+AMUTEX_API int amutex__unlock_slow(amutex_t *m);
+AMUTEX_API void amutex__trylocked_timed(amutex_t *m);
 
-/* amutex__count_fast: an uncontended acquisition of an observed mutex, by its holder. */
-static inline void amutex__count_fast(struct amutex__stats *s)
+/*
+ * amutex__count_fast: an uncontended acquisition, counted by the new holder
+ * when the mutex keeps statistics. The pointer is loaded relaxed: the block
+ * is zeroed before any mutex points to it, and only this field is written
+ * here. Pair with amutex__acquire_fast.
+ */
+static inline void amutex__count_fast(amutex_t *m)
 {
-	uint64_t *c = &((struct amutex__stats_head *)(void *)s)->acquired_fast;
+	struct amutex__stats *s = __atomic_load_n(&m->stats, __ATOMIC_RELAXED);
+	uint64_t *c;
 
+	if (__builtin_expect(s == 0, 1))
+		return;
+	c = &((struct amutex__stats_head *)(void *)s)->acquired_fast;
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
 
 /*
  * amutex__acquire_fast: L1, the CAS from 0 to LOCKED. 1 when it took the
- * mutex; else 0, and *seen is the word it found. Acquire: paired with the
- * release in amutex__release_fast and amutex__unlock_slow.
+ * mutex. Acquire: paired with the release in amutex__release_fast and
+ * amutex__unlock_slow.
  */
-static inline int amutex__acquire_fast(amutex_t *m, uint32_t *seen)
+static inline int amutex__acquire_fast(amutex_t *m)
 {
-	*seen = 0;
-	return __builtin_expect(__atomic_compare_exchange_n(&m->state, seen,
+	uint32_t zero = 0;
+
+	return __builtin_expect(__atomic_compare_exchange_n(&m->state, &zero,
 			AMUTEX__LOCKED, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED), 1);
 }
 
 /*
- * amutex__acquire_observed: L1 for an observed mutex at rest, from the word
- * amutex__acquire_fast saw: one more CAS, from STATS, and the acquisition
- * counted. 1 when it took the mutex.
+ * amutex__release_fast: U1, the CAS from LOCKED to 0. 1 when that was all
+ * (nobody waits, the mutex neither starves nor keeps hold times); else 0,
+ * and amutex__unlock_slow does the rest. Release: paired with the acquire
+ * in amutex__acquire_fast and the slow path.
  */
-static inline int amutex__acquire_observed(amutex_t *m, uint32_t seen)
+static inline int amutex__release_fast(amutex_t *m)
 {
-	if (seen == AMUTEX__STATS && __atomic_compare_exchange_n(&m->state, &seen,
-			AMUTEX__STATS | AMUTEX__LOCKED, 0, __ATOMIC_ACQUIRE,
-			__ATOMIC_RELAXED)) {
-		amutex__count_fast(m->stats);
-		return 1;
-	}
-	return 0;
-}
+	uint32_t locked = AMUTEX__LOCKED;
 
-/*
- * amutex__release_fast: U1, one atomic subtraction of LOCKED. 0 when that
- * was all (nobody waits, the mutex does not starve); else the word after
- * the subtraction, for amutex__release_slow. Release: paired with the
- * acquire in amutex__acquire_fast.
- */
-static inline uint32_t amutex__release_fast(amutex_t *m)
-{
-	uint32_t state = __atomic_sub_fetch(&m->state, AMUTEX__LOCKED, __ATOMIC_RELEASE);
-
-	return __builtin_expect(state == 0 || state == AMUTEX__STATS, 1) ? 0 : state;
-}
-
-/* amutex__release_slow: what amutex__release_fast left to do; 0 or EPERM. */
-static inline int amutex__release_slow(amutex_t *m, uint32_t state)
-{
-	if ((state + AMUTEX__LOCKED) & AMUTEX__LOCKED) {
-		amutex__unlock_slow(m, state);
-		return 0;
-	}
-	return amutex__unlock_unowned(m);
+	return __builtin_expect(__atomic_compare_exchange_n(&m->state, &locked, 0, 0,
+			__ATOMIC_RELEASE, __ATOMIC_RELAXED), 1);
 }
 
 static inline int amutex_trylock(amutex_t *m)
@@ -165,14 +153,13 @@ static inline int amutex_trylock(amutex_t *m)
 	uint32_t old = __atomic_load_n(&m->state, __ATOMIC_RELAXED);
 
 	while (!(old & (AMUTEX__LOCKED | AMUTEX__STARVING))) {
-		/* Acquire: paired with the release in amutex_unlock. */
-		if (__atomic_compare_exchange_n(&m->state, &old,
-				old | AMUTEX__LOCKED, 0,
+		/* L2 by trylock. Acquire: paired with the release in amutex_unlock. */
+		if (__atomic_compare_exchange_n(&m->state, &old, old | AMUTEX__LOCKED, 0,
 				__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
 			if (__builtin_expect(old & AMUTEX__TIMED, 0))
-				amutex__stats_trylocked(m);
-			else if (__builtin_expect(old & AMUTEX__STATS, 0))
-				amutex__count_fast(m->stats);
+				amutex__trylocked_timed(m);
+			else
+				amutex__count_fast(m);
 			return 0;
 		}
 	}
@@ -181,27 +168,25 @@ static inline int amutex_trylock(amutex_t *m)
 
 static inline int amutex_lock(amutex_t *m)
 {
-	uint32_t seen;
-
-	if (amutex__acquire_fast(m, &seen) || amutex__acquire_observed(m, seen))
+	if (amutex__acquire_fast(m)) {
+		amutex__count_fast(m);
 		return 0;
+	}
 	return amutex__lock_slow(m, 0);
 }
 
 static inline int amutex_timedlock(amutex_t *m, const struct timespec *abs_mono)
 {
-	uint32_t seen;
-
-	if (amutex__acquire_fast(m, &seen))
+	if (amutex__acquire_fast(m)) {
+		amutex__count_fast(m);
 		return 0;
+	}
 	return amutex__lock_slow(m, abs_mono);
 }
 
 static inline int amutex_unlock(amutex_t *m)
 {
-	uint32_t state = amutex__release_fast(m);
-
-	return __builtin_expect(state == 0, 1) ? 0 : amutex__release_slow(m, state);
+	return amutex__release_fast(m) ? 0 : amutex__unlock_slow(m);
 }
 
 #ifdef __cplusplus

@@ -2,6 +2,16 @@
  * Starvation mode, asserted through the counters rather than the clock: a
  * hog that relocks at once makes a waiter starve; the mutex must enter
  * starvation mode, hand the lock off, and leave the mode again.
+ *
+ * The interleaving is forced, not left to the scheduler: the hog does not
+ * release the lock until the waiter is counted in the word (asleep), and
+ * relocks at once; and the waiter, once woken, does not look at the word
+ * until the hog has relocked (or a handoff made the lock its own), held at
+ * the slow path's WOKE pause point. So it always loses the race and queues
+ * again with its wait counted from its first queueing, as a waiter does
+ * against a real hog when the scheduler favours the hog. Without the pause,
+ * a waiter woken onto the hog's CPU can run before the hog relocks, find
+ * the lock free and never starve: the test would pass or fail by luck.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +23,10 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include "mutex/mutex.h"
 #include "support.h"
+
+#define WAITERS(m) (__atomic_load_n(&(m)->state, __ATOMIC_RELAXED) >> AMUTEX__WAITER_SHIFT)
 
 struct hog {
 	amutex_t m;
@@ -31,16 +44,38 @@ static void *hog_thread(void *arg)
 
 	while (!__atomic_load_n(&h->stop, __ATOMIC_RELAXED)) {
 		amutex_lock(&h->m);
-		h->hog_acquired++;
+		__atomic_store_n(&h->hog_acquired, h->hog_acquired + 1, __ATOMIC_RELAXED);
 		busy(h->hold_ns);
+		/* Release only into a queue: the waiter is asleep on the mutex. */
+		while (WAITERS(&h->m) == 0 && !__atomic_load_n(&h->stop, __ATOMIC_RELAXED))
+			amutex__cpu_relax();
 		amutex_unlock(&h->m);	/* and relock at once */
 	}
 	return NULL;
 }
 
+/* The woken waiter looks only once the hog holds the lock again or hands it over. */
+static struct hog *paced;
+static pthread_t paced_waiter;
+
+static void pace(enum amutex__point p, const amutex_t *m)
+{
+	struct hog *h = __atomic_load_n(&paced, __ATOMIC_ACQUIRE);
+
+	if (p != AMUTEX_POINT_WOKE || !h || m != &h->m ||
+	    !pthread_equal(pthread_self(), __atomic_load_n(&paced_waiter, __ATOMIC_RELAXED)))
+		return;
+	while (!(__atomic_load_n(&h->m.state, __ATOMIC_RELAXED) &
+		 (AMUTEX__LOCKED | AMUTEX__STARVING)) &&
+	       !__atomic_load_n(&h->stop, __ATOMIC_RELAXED))
+		amutex__cpu_relax();
+}
+
 static void *waiter_thread(void *arg)
 {
 	struct hog *h = arg;
+
+	__atomic_store_n(&paced_waiter, pthread_self(), __ATOMIC_RELAXED);
 
 	for (int i = 0; i < h->waits; i++) {
 		if (h->timed_ns) {
@@ -76,14 +111,21 @@ static void run_hog(struct hog *h, uint64_t threshold_ns, uint64_t hold_ns,
 
 	amutex_attr_init(&a);
 	amutex_attr_setstarvation(&a, threshold_ns);
+	amutex_attr_setspin(&a, AMUTEX_SPIN_OFF);	/* the waiter sleeps: it is counted */
 	amutex_attr_setstats(&a, 1);
 	assert_int_equal(amutex_init(&h->m, &a), 0);
 	h->hold_ns = hold_ns;
 	pthread_create(&hog, NULL, hog_thread, h);
-	busy(1000000);	/* let the hog own the lock first */
+	/* The hog owns the lock before the waiter starts. */
+	while (!__atomic_load_n(&h->hog_acquired, __ATOMIC_RELAXED))
+		nap_ms(1);
+	__atomic_store_n(&paced, h, __ATOMIC_RELEASE);
+	__atomic_store_n(&amutex__test_point, pace, __ATOMIC_RELEASE);
 	pthread_create(&waiter, NULL, waiter_thread, h);
 	pthread_join(waiter, NULL);
 	pthread_join(hog, NULL);
+	__atomic_store_n(&amutex__test_point, NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&paced, NULL, __ATOMIC_RELEASE);
 	assert_int_equal(amutex_stats_read(&h->m, c), 0);
 	assert_true(h->waiter_acquired + h->waiter_timeouts <= (uint64_t)h->waits);
 	if (!h->until_handoff)
@@ -153,12 +195,42 @@ static void test_threshold_never_keeps_mutex_in_normal_mode(void **state)
 	amutex_destroy(&h.m);
 }
 
+/*
+ * "Never" is never, however long the wait: with the slow path's clock
+ * scaled 1000x, a hold of 5 ms is a wait of 5 s, longer than the largest
+ * threshold (AMUTEX_STARVATION_MAX_NS, 4.29 s). That threshold is crossed;
+ * "never" is not.
+ */
+static void test_never_outlasts_the_largest_threshold(void **state)
+{
+	static struct hog never, largest;
+	struct amutex_counters c;
+
+	(void)state;
+	amutex__clock_scale = 1000;
+	largest.waits = 100;
+	largest.until_handoff = 1;
+	run_hog(&largest, AMUTEX_STARVATION_MAX_NS, 5000000, &c);
+	assert_true(c.starvation_entries >= 1);
+	amutex_destroy(&largest.m);
+
+	never.waits = 3;
+	never.timed_ns = 40000000;
+	run_hog(&never, AMUTEX_STARVATION_NEVER, 5000000, &c);
+	amutex__clock_scale = 1;
+	assert_true(c.acquired_sleep + c.timeouts >= 3);
+	assert_int_equal(c.starvation_entries, 0);
+	assert_int_equal(c.handoffs, 0);
+	amutex_destroy(&never.m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hog_puts_mutex_in_starvation_mode_hands_off_and_leaves),
 		cmocka_unit_test(test_wait_is_measured_from_first_block_across_lost_races),
 		cmocka_unit_test(test_threshold_never_keeps_mutex_in_normal_mode),
+		cmocka_unit_test(test_never_outlasts_the_largest_threshold),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -161,6 +161,23 @@ struct amutex__faults {
 };
 extern struct amutex__faults amutex__faults hidden;
 extern uint64_t amutex__faults_injected hidden;
+/*
+ * Pause points: where a test may stop a thread to force an interleaving
+ * (the hook runs in the thread that reached the point).
+ *   RELEASED    unlock: right after the CAS that released the lock, before
+ *               any post (the mutex may already be another thread's)
+ *   POSTED      a post: between adding the token and the futex wake
+ *   QUEUED      lock: right after the CAS that queued the thread (L4)
+ *   WOKE        lock: a sleep returned, before looking for a token
+ *   TOOK_TOKEN  lock: right after taking a token, before L5/L6
+ *   HANDOFF     L5: after reading the word, before setting LOCKED
+ * The hook may not touch the mutex: it is only named.
+ */
+enum amutex__point {
+	AMUTEX_POINT_RELEASED, AMUTEX_POINT_POSTED, AMUTEX_POINT_QUEUED,
+	AMUTEX_POINT_WOKE, AMUTEX_POINT_TOOK_TOKEN, AMUTEX_POINT_HANDOFF,
+};
+extern void (*amutex__test_point)(enum amutex__point p, const amutex_t *m) hidden;
 #endif
 
 #endif /* AMUTEX_MUTEX_H */

@@ -61,11 +61,19 @@ const char *const amutex__step_names[AMUTEX_STEP_COUNT] = {
 	"T1", "T2", "T3", "T4", "orphan", "S1", "EPERM", "F1",
 };
 uint32_t amutex__clock_scale = 1;
+void (*amutex__test_point)(enum amutex__point p, const amutex_t *m);
 #define STEP(t) __atomic_add_fetch(&amutex__steps[AMUTEX_STEP_##t], 1, __ATOMIC_RELAXED)
 #define WAIT_CLOCK() (amutex__now_ns() * amutex__clock_scale)
+#define POINT(p, m) do {							\
+	void (*f_)(enum amutex__point, const amutex_t *) =			\
+		__atomic_load_n(&amutex__test_point, __ATOMIC_ACQUIRE);		\
+	if (f_)									\
+		f_(AMUTEX_POINT_##p, (m));					\
+} while (0)
 #else
 #define STEP(t) ((void)0)
 #define WAIT_CLOCK() amutex__now_ns()
+#define POINT(p, m) ((void)0)
 #endif
 
 /* CHECK(c): an invariant of docs/design.md; a debug build (AMUTEX_DEBUG) dies if it fails. */
@@ -181,6 +189,7 @@ static void sema_post(amutex_t *m, int how)
 	uint32_t *word = &m->sema;
 
 	__atomic_add_fetch(word, POST, __ATOMIC_SEQ_CST);
+	POINT(POSTED, m);
 	amutex__futex_wake(word, 1, how);
 }
 
@@ -221,6 +230,7 @@ static int sema_take(amutex_t *m, uint32_t seen, const struct timespec *abs, int
 				until = abs;
 			}
 		}
+		POINT(WOKE, m);
 		seen = __atomic_load_n(&m->sema, __ATOMIC_SEQ_CST);
 		if (sema_trytake(m, &seen))
 			return 0;
@@ -366,6 +376,7 @@ static int compete(struct waiter *w, uint32_t *old, uint32_t *seen)
 		return OWNED;
 	}
 	STEP(L4);
+	POINT(QUEUED, m);
 	CHECK(WAITERS(new) > WAITERS(*old));
 	if (!w->queued) {
 		w->queued = WAIT_CLOCK();
@@ -443,8 +454,10 @@ static int sleep_for_token(struct waiter *w, uint32_t seen)
 static int handoff(struct waiter *w)
 {
 	amutex_t *m = w->m;
-	uint32_t old = load(&m->state), delta = LOCKED;
+	uint32_t old, delta = LOCKED;
 
+	POINT(TOOK_TOKEN, m);
+	old = load(&m->state);
 	if ((old & (LOCKED | STARVING)) != STARVING) {
 		STEP(L6);
 		CHECK(old & WOKEN);
@@ -455,6 +468,7 @@ static int handoff(struct waiter *w)
 	STEP(L5);
 	if (!w->starving || WAITERS(old) == 0)
 		delta -= STARVING;
+	POINT(HANDOFF, m);
 	if (w->stats)
 		w->got = WAIT_CLOCK();
 	old = __atomic_add_fetch(&m->state, delta, __ATOMIC_ACQUIRE);
@@ -599,15 +613,15 @@ int amutex__unlock_slow(amutex_t *m)
 			break;
 	}
 	/* From here on the mutex may be another thread's, or gone. */
-	if (!post) {
+	if (!post)
 		STEP(U1);
-		return 0;
-	}
-	if (old & STARVING)
+	else if (old & STARVING)
 		STEP(U3);
 	else
 		STEP(U2);
-	sema_post(m, how);
+	POINT(RELEASED, m);
+	if (post)
+		sema_post(m, how);
 	return 0;
 }
 

@@ -14,11 +14,6 @@ man=$src/docs/man
 fail=0
 problem() { echo "FAIL: $*"; fail=1; }
 
-# Exported for the inline fast paths but not public; main renames them
-# amutex__*, after which the "__" rule covers them and this list can go.
-internal="amutex_lock_slow amutex_unlock_slow amutex_unlock_unowned
-amutex_stats_trylocked amutex_count_fast_"
-
 public_functions() {
 	find "$src/include" -name '*.h' -print0 | sort -z | xargs -0 perl -0777 -ne '
 		s{/\*.*?\*/}{ }gs;			# comments
@@ -28,7 +23,7 @@ public_functions() {
 		while (/\bAMUTEX_API\b[^;{]*?\b([A-Za-z_]\w*)\s*\(/g) { print "$1\n" }
 		while (/\bstatic\s+(?:__)?inline(?:__)?\b[^;{]*?\b([A-Za-z_]\w*)\s*\(/g) { print "$1\n" }
 		while (/\b(?:__)?inline(?:__)?\s+static\b[^;{]*?\b([A-Za-z_]\w*)\s*\(/g) { print "$1\n" }
-	' | grep -v '__' | grep -vxF -f <(echo "$internal" | tr ' ' '\n') | sort -u
+	' | grep -v '__' | sort -u
 }
 
 # The target of a link page, or nothing for a full page.

@@ -1,8 +1,12 @@
 /*
  * Process-wide settings: AMUTEX_STARVATION_THRESHOLD, AMUTEX_SPIN and the
- * effective CPU count, computed on the first slow path (not in a
- * constructor: a drop-in may lock before constructors run). A malformed
- * value is reported once on stderr and the default used.
+ * effective CPU count. Computed when the library is loaded (a constructor,
+ * on the main thread's stack), or by the first slow path if a lock is
+ * contended before that constructor runs (a drop-in can be called by
+ * other libraries' constructors); never with more than a few hundred
+ * bytes of the calling thread's stack (lib/mutex/cpus.c keeps its
+ * buffers static). A malformed value is reported once on stderr and the
+ * default used.
  */
 #include "mutex.h"
 
@@ -122,4 +126,10 @@ void amutex__config_reload(const char *cgroup_root, const char *self_cgroup)
 		self_cgroup ? self_cgroup : "/proc/self/cgroup");
 	config = c;
 	__atomic_store_n(&config_state, 2, __ATOMIC_RELEASE);
+}
+
+/* At load: the environment as the program started with it. */
+__attribute__((constructor)) static void config_at_load(void)
+{
+	(void)amutex__config();
 }

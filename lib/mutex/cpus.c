@@ -15,6 +15,30 @@
 #include <unistd.h>
 
 /*
+ * The paths and file contents below are large (about 17 KB together): in
+ * static storage, never on the stack of the thread that computes the
+ * settings, which may be a thread made with the smallest stack there is
+ * (PTHREAD_STACK_MIN, 16 KiB). One computation at a time uses them.
+ */
+static struct {
+	char text[8192];	/* /proc/self/cgroup */
+	char dir[4096];
+	char path[4200];
+} scratch;
+static int scratch_busy;
+
+static void scratch_take(void)
+{
+	while (__atomic_exchange_n(&scratch_busy, 1, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+static void scratch_give(void)
+{
+	__atomic_store_n(&scratch_busy, 0, __ATOMIC_RELEASE);
+}
+
+/*
  * A small file, whole, into buf: read(2), not stdio, because this runs on
  * a mutex's first slow path, possibly inside a malloc that holds its own
  * lock; stdio would allocate. -1 when it cannot be opened.
@@ -54,11 +78,11 @@ static unsigned quota_cpus(unsigned long long quota, unsigned long long period)
 /* One cpu.max: 0 for "max" or a missing file, else the CPUs it allows. */
 static unsigned read_cpu_max(const char *dir)
 {
-	char path[4200], quota[32], text[128];
+	char *path = scratch.path, quota[32], text[128];
 	unsigned long long q, period;
 	int n;
 
-	snprintf(path, sizeof(path), "%s/cpu.max", dir);
+	snprintf(path, sizeof(scratch.path), "%s/cpu.max", dir);
 	if (slurp(path, text, sizeof(text)) < 0)
 		return 0;
 	n = sscanf(text, "%31s %llu", quota, &period);
@@ -86,17 +110,17 @@ static unsigned v1_cpus(const char *root, const char *controllers, const char *r
 {
 	/* Mounted under its controller list ("cpu,cpuacct"), or as "cpu". */
 	const char *const mounts[] = { controllers, "cpu" };
-	char dir[4096], path[4200];
+	char *dir = scratch.dir, *path = scratch.path;
 	long long quota, period;
 
 	for (unsigned i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
 		int a, b;
 
-		snprintf(dir, sizeof(dir), "%s/%s%s", root, mounts[i], rel);
-		snprintf(path, sizeof(path), "%s/cpu.cfs_quota_us", dir);
+		snprintf(dir, sizeof(scratch.dir), "%s/%s%s", root, mounts[i], rel);
+		snprintf(path, sizeof(scratch.path), "%s/cpu.cfs_quota_us", dir);
 		if ((a = read_ll(path, &quota)) == -1)
 			continue;
-		snprintf(path, sizeof(path), "%s/cpu.cfs_period_us", dir);
+		snprintf(path, sizeof(scratch.path), "%s/cpu.cfs_period_us", dir);
 		b = read_ll(path, &period);
 		if (a == 0 && b == 0 && quota < 0)
 			return 0;
@@ -112,11 +136,11 @@ static unsigned v1_cpus(const char *root, const char *controllers, const char *r
 
 static unsigned v2_cpus(const char *root, const char *rel)
 {
-	char dir[4096];
+	char *dir = scratch.dir;
 	unsigned best = 0, n;
 	size_t len;
 
-	snprintf(dir, sizeof(dir), "%s%s", root, strcmp(rel, "/") == 0 ? "" : rel);
+	snprintf(dir, sizeof(scratch.dir), "%s%s", root, strcmp(rel, "/") == 0 ? "" : rel);
 	len = strlen(root);
 	for (;;) {
 		n = read_cpu_max(dir);
@@ -144,12 +168,15 @@ static int has_cpu_controller(const char *list)
 
 unsigned amutex__cgroup_cpus(const char *root, const char *self_cgroup)
 {
-	char text[8192], *line, *next;
-	unsigned best = 0, n;
+	char *line, *next;
+	unsigned best = 0, n = 0;
 
-	if (slurp(self_cgroup, text, sizeof(text)) < 0)
+	scratch_take();
+	if (slurp(self_cgroup, scratch.text, sizeof(scratch.text)) < 0) {
+		scratch_give();
 		return 0;
-	for (line = text; *line; line = next) {
+	}
+	for (line = scratch.text; *line; line = next) {
 		char *ctl, *rel;
 
 		next = line + strcspn(line, "\n");
@@ -171,5 +198,6 @@ unsigned amutex__cgroup_cpus(const char *root, const char *self_cgroup)
 		if (n && (!best || n < best))
 			best = n;
 	}
+	scratch_give();
 	return best;
 }

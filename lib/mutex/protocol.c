@@ -271,6 +271,7 @@ struct waiter {
 	uint32_t threshold;		/* starvation threshold, encoded */
 	unsigned cpus;
 	int rounds, iter;		/* spin rounds allowed, spent since last woken */
+	uint64_t spin_until;		/* no spinning after this (0: not spinning yet) */
 	int spinning;			/* holds a spinner slot */
 	int awoke;			/* owns WOKEN */
 	int starving;			/* has waited past the threshold */
@@ -297,22 +298,40 @@ static void waiter_init(struct waiter *w, amutex_t *m, const struct timespec *ab
 	w->cpus = c->cpus;
 	w->rounds = how & AMUTEX_WAIT_NOSPIN ? 0 : amutex__spin_rounds(m);
 	w->iter = w->spinning = w->awoke = w->starving = 0;
+	w->spin_until = 0;
 	w->path = AMUTEX_PATH_FAST;
 	w->first = w->queued = w->got = 0;
 }
 
 /*
+ * The most a thread spins between two sleeps, whatever AMUTEX_SPIN says. A
+ * spinner that runs on the CPU of an owner it has preempted (a wake-up is
+ * often placed on the waker's CPU) waits for a release that cannot come
+ * before its own time slice ends: the setting's rounds (up to 1000 x 30
+ * pauses, 1-4 ms on current x86) would then cost that much per
+ * acquisition. Go's 4 rounds take 1-5 us; 50 us keeps every useful spin
+ * and bounds the futile one.
+ */
+#define SPIN_MAX_NS 50000
+
+/*
  * spin (L3): while the lock is held in normal mode, look at it for a round
- * of pauses, at most `rounds` rounds since the thread last woke, and only
- * with a spinner slot. A spinner takes WOKEN when sleepers exist, so the
- * unlock it hopes to profit from wakes nobody. 1 when it spun a round.
+ * of pauses, at most `rounds` rounds and SPIN_MAX_NS since the thread last
+ * woke, and only with a spinner slot. A spinner takes WOKEN when sleepers
+ * exist, so the unlock it hopes to profit from wakes nobody. 1 when it spun
+ * a round.
  */
 static int spin(struct waiter *w, uint32_t *old)
 {
 	amutex_t *m = w->m;
 
-	if ((*old & (LOCKED | STARVING)) != LOCKED || w->iter >= w->rounds ||
-	    !(w->spinning || (w->spinning = spin_enter(w->cpus))))
+	if ((*old & (LOCKED | STARVING)) != LOCKED || w->iter >= w->rounds)
+		return 0;
+	if (w->iter == 0)
+		w->spin_until = amutex__now_ns() + SPIN_MAX_NS;
+	else if (amutex__now_ns() > w->spin_until)
+		return 0;
+	if (!(w->spinning || (w->spinning = spin_enter(w->cpus))))
 		return 0;
 	if (!w->awoke && !(*old & WOKEN) && WAITERS(*old) != 0 &&
 	    cas(&m->state, old, *old | WOKEN, __ATOMIC_RELAXED)) {

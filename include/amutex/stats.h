@@ -21,7 +21,7 @@ extern "C" {
  * buckets, so a bucket spans at most 1/32 (3.1%) of its value and a quantile
  * read at the bucket's midpoint is within 1.6%: two significant digits.
  * The top bucket ends at 2^AMUTEX_HIST_MAX_BITS ns (68.7 s); larger values
- * are counted there. Recording is one relaxed atomic add: lock-free, and
+ * are counted there. Recording is a few relaxed atomic adds: lock-free, and
  * free of contention when, as for a lock's wait times, the recorder holds
  * the lock. 4 KiB of buckets, fixed.
  */

@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <thread>
+#include <time.h>
+
+#include "base/base.h"	// the wait clock (lib/base/clock.c)
 
 namespace {
 
@@ -96,6 +99,30 @@ const bool observed_ready = [] {
 
 }  // namespace
 
+// The clock a contended acquisition of an observed mutex reads twice.
+void BM_clock_gettime(benchmark::State &state)
+{
+	struct timespec ts;
+
+	for (auto _ : state) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		benchmark::DoNotOptimize(ts);
+	}
+}
+
+void BM_wait_clock(benchmark::State &state)
+{
+	struct timespec d = { 0, 20000000 };
+
+	nanosleep(&d, nullptr);		// past its calibration
+	(void)amutex__clock_ns();
+	state.SetLabel(amutex__tsc.state == AMUTEX_TSC_READY ? "tsc" : "clock_gettime");
+	for (auto _ : state)
+		benchmark::DoNotOptimize(amutex__clock_ns());
+}
+
+BENCHMARK(BM_clock_gettime);
+BENCHMARK(BM_wait_clock);
 BENCHMARK(BM_hist_record);
 BENCHMARK(BM_hist_record_excl);
 BENCHMARK(BM_amutex_stats_pair);

@@ -10,6 +10,10 @@
 #include <stdint.h>
 #include <time.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define hidden __attribute__((visibility("hidden")))
 
 #define AMUTEX_NS_PER_SEC 1000000000ull
@@ -20,6 +24,31 @@ static inline uint64_t amutex__now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * AMUTEX_NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * amutex__clock_ns: nanoseconds for timing durations (waits, holds, the
+ * spin cap), from the time-stamp counter where it is a clock, else
+ * CLOCK_MONOTONIC (lib/base/clock.c). Not for deadlines.
+ */
+enum { AMUTEX_TSC_OFF, AMUTEX_TSC_CALIBRATING, AMUTEX_TSC_BUSY, AMUTEX_TSC_READY };
+struct amutex__tsc {
+	int state;
+	uint64_t t0, ns0;	/* a reading of both clocks */
+	uint64_t mult;		/* ns per tick, 32.32 fixed point */
+};
+extern struct amutex__tsc amutex__tsc hidden;
+hidden uint64_t amutex__clock_ns_slow(void);
+
+static inline uint64_t amutex__clock_ns(void)
+{
+#if defined(__x86_64__)
+	if (__builtin_expect(__atomic_load_n(&amutex__tsc.state, __ATOMIC_ACQUIRE) ==
+			     AMUTEX_TSC_READY, 1))
+		return amutex__tsc.ns0 + (uint64_t)(((unsigned __int128)
+			(__builtin_ia32_rdtsc() - amutex__tsc.t0) * amutex__tsc.mult) >> 32);
+#endif
+	return amutex__clock_ns_slow();
 }
 
 static inline void amutex__cpu_relax(void)
@@ -52,5 +81,9 @@ hidden void amutex__die_at(const char *file, int line, const char *what)
  * functions registered later. Registering the same fn twice runs it once.
  */
 hidden void amutex__at_exit(void (*fn)(void));
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* AMUTEX_BASE_H */

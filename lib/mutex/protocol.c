@@ -63,7 +63,7 @@ const char *const amutex__step_names[AMUTEX_STEP_COUNT] = {
 uint32_t amutex__clock_scale = 1;
 void (*amutex__test_point)(enum amutex__point p, const amutex_t *m);
 #define STEP(t) __atomic_add_fetch(&amutex__steps[AMUTEX_STEP_##t], 1, __ATOMIC_RELAXED)
-#define WAIT_CLOCK() (amutex__now_ns() * amutex__clock_scale)
+#define WAIT_CLOCK() (amutex__clock_ns() * amutex__clock_scale)
 #define POINT(p, m) do {							\
 	void (*f_)(enum amutex__point, const amutex_t *) =			\
 		__atomic_load_n(&amutex__test_point, __ATOMIC_ACQUIRE);		\
@@ -72,9 +72,15 @@ void (*amutex__test_point)(enum amutex__point p, const amutex_t *m);
 } while (0)
 #else
 #define STEP(t) ((void)0)
-#define WAIT_CLOCK() amutex__now_ns()
+#define WAIT_CLOCK() amutex__clock_ns()
 #define POINT(p, m) ((void)0)
 #endif
+
+/* b - a for two readings of the wait clock, which two CPUs may read a few ns apart. */
+static inline uint64_t elapsed(uint64_t a, uint64_t b)
+{
+	return b > a ? b - a : 0;
+}
 
 /* CHECK(c): an invariant of docs/design.md; a debug build (AMUTEX_DEBUG) dies if it fails. */
 #ifdef AMUTEX_DEBUG
@@ -328,8 +334,8 @@ static int spin(struct waiter *w, uint32_t *old)
 	if ((*old & (LOCKED | STARVING)) != LOCKED || w->iter >= w->rounds)
 		return 0;
 	if (w->iter == 0)
-		w->spin_until = amutex__now_ns() + SPIN_MAX_NS;
-	else if (amutex__now_ns() > w->spin_until)
+		w->spin_until = amutex__clock_ns() + SPIN_MAX_NS;
+	else if (amutex__clock_ns() > w->spin_until)
 		return 0;
 	if (!(w->spinning || (w->spinning = spin_enter(w->cpus))))
 		return 0;
@@ -458,7 +464,7 @@ static int sleep_for_token(struct waiter *w, uint32_t seen)
 		return ETIMEDOUT;
 	w->path = AMUTEX_PATH_SLEEP;
 	if (!w->starving)
-		w->starving = amutex__starved(w->threshold, WAIT_CLOCK() - w->queued);
+		w->starving = amutex__starved(w->threshold, elapsed(w->queued, WAIT_CLOCK()));
 	return 0;
 }
 
@@ -522,7 +528,7 @@ static int owned(struct waiter *w)
 {
 	if (w->stats)
 		amutex__stats_acquired(w->m, w->path,
-				       w->path == AMUTEX_PATH_FAST ? 0 : w->got - w->first);
+				       w->path == AMUTEX_PATH_FAST ? 0 : elapsed(w->first, w->got));
 	return 0;
 }
 

@@ -69,7 +69,7 @@ void amutex__stats_acquired(amutex_t *m, enum amutex__path path, uint64_t wait_n
 	}
 	if (s->hold && nheld < HELD_MAX) {
 		held[nheld].m = m;
-		held[nheld++].since = amutex__now_ns();
+		held[nheld++].since = amutex__clock_ns();
 	}
 }
 
@@ -85,9 +85,12 @@ void amutex__stats_released(amutex_t *m)
 	if (!s->hold)
 		return;
 	for (unsigned i = nheld; i-- > 0;) {
+		uint64_t now;
+
 		if (held[i].m != m)
 			continue;
-		amutex_hist_record(s->hold, amutex__now_ns() - held[i].since);
+		now = amutex__clock_ns();
+		amutex_hist_record(s->hold, now > held[i].since ? now - held[i].since : 0);
 		held[i] = held[--nheld];
 		return;
 	}

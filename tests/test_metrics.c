@@ -22,6 +22,7 @@
 
 #include "mutex/mutex.h"
 #include "stats/stats.h"
+#include "pace.h"
 #include "support.h"
 
 static char dir[64];
@@ -47,7 +48,10 @@ static char *export_to_string(enum amutex_format fmt)
 	return buf;
 }
 
-/* A hog on m: one thread holds it 300 us and relocks at once, another waits. */
+/*
+ * A hog on m: one thread holds it 300 us and relocks at once, another
+ * waits and always loses the race (tests/pace.h), so it starves.
+ */
 struct hog { amutex_t *m; int stop, started; uint64_t hold_ns; };
 
 static void *hog_thread(void *arg)
@@ -58,7 +62,7 @@ static void *hog_thread(void *arg)
 		amutex_lock(h->m);
 		__atomic_store_n(&h->started, 1, __ATOMIC_RELEASE);
 		busy(h->hold_ns);
-		amutex_unlock(h->m);
+		hog_release(h->m, &h->stop);
 	}
 	return NULL;
 }
@@ -71,6 +75,7 @@ static void contend(amutex_t *m, int acquisitions)
 	pthread_create(&t, NULL, hog_thread, &h);
 	while (!__atomic_load_n(&h.started, __ATOMIC_ACQUIRE))
 		nap_ms(1);
+	pace_me(m, &h.stop);
 	for (int i = 0; i < acquisitions; i++) {
 		amutex_lock(m);
 		amutex_unlock(m);
@@ -78,6 +83,7 @@ static void contend(amutex_t *m, int acquisitions)
 	}
 	__atomic_store_n(&h.stop, 1, __ATOMIC_RELAXED);
 	pthread_join(t, NULL);
+	pace_end();
 }
 
 static int setup(void **state)

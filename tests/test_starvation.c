@@ -3,15 +3,9 @@
  * hog that relocks at once makes a waiter starve; the mutex must enter
  * starvation mode, hand the lock off, and leave the mode again.
  *
- * The interleaving is forced, not left to the scheduler: the hog does not
- * release the lock until the waiter is counted in the word (asleep), and
- * relocks at once; and the waiter, once woken, does not look at the word
- * until the hog has relocked (or a handoff made the lock its own), held at
- * the slow path's WOKE pause point. So it always loses the race and queues
- * again with its wait counted from its first queueing, as a waiter does
- * against a real hog when the scheduler favours the hog. Without the pause,
- * a waiter woken onto the hog's CPU can run before the hog relocks, find
- * the lock free and never starve: the test would pass or fail by luck.
+ * The interleaving is forced, not left to the scheduler (tests/pace.h):
+ * the waiter always loses the race to the hog, as against a real hog when
+ * the scheduler favours it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,9 +18,9 @@
 #include <pthread.h>
 
 #include "mutex/mutex.h"
+#include "pace.h"
 #include "support.h"
 
-#define WAITERS(m) (__atomic_load_n(&(m)->state, __ATOMIC_RELAXED) >> AMUTEX__WAITER_SHIFT)
 
 struct hog {
 	amutex_t m;
@@ -46,36 +40,16 @@ static void *hog_thread(void *arg)
 		amutex_lock(&h->m);
 		__atomic_store_n(&h->hog_acquired, h->hog_acquired + 1, __ATOMIC_RELAXED);
 		busy(h->hold_ns);
-		/* Release only into a queue: the waiter is asleep on the mutex. */
-		while (WAITERS(&h->m) == 0 && !__atomic_load_n(&h->stop, __ATOMIC_RELAXED))
-			amutex__cpu_relax();
-		amutex_unlock(&h->m);	/* and relock at once */
+		hog_release(&h->m, &h->stop);	/* and relock at once */
 	}
 	return NULL;
-}
-
-/* The woken waiter looks only once the hog holds the lock again or hands it over. */
-static struct hog *paced;
-static pthread_t paced_waiter;
-
-static void pace(enum amutex__point p, const amutex_t *m)
-{
-	struct hog *h = __atomic_load_n(&paced, __ATOMIC_ACQUIRE);
-
-	if (p != AMUTEX_POINT_WOKE || !h || m != &h->m ||
-	    !pthread_equal(pthread_self(), __atomic_load_n(&paced_waiter, __ATOMIC_RELAXED)))
-		return;
-	while (!(__atomic_load_n(&h->m.state, __ATOMIC_RELAXED) &
-		 (AMUTEX__LOCKED | AMUTEX__STARVING)) &&
-	       !__atomic_load_n(&h->stop, __ATOMIC_RELAXED))
-		amutex__cpu_relax();
 }
 
 static void *waiter_thread(void *arg)
 {
 	struct hog *h = arg;
 
-	__atomic_store_n(&paced_waiter, pthread_self(), __ATOMIC_RELAXED);
+	pace_me(&h->m, &h->stop);
 
 	for (int i = 0; i < h->waits; i++) {
 		if (h->timed_ns) {
@@ -119,13 +93,10 @@ static void run_hog(struct hog *h, uint64_t threshold_ns, uint64_t hold_ns,
 	/* The hog owns the lock before the waiter starts. */
 	while (!__atomic_load_n(&h->hog_acquired, __ATOMIC_RELAXED))
 		nap_ms(1);
-	__atomic_store_n(&paced, h, __ATOMIC_RELEASE);
-	__atomic_store_n(&amutex__test_point, pace, __ATOMIC_RELEASE);
 	pthread_create(&waiter, NULL, waiter_thread, h);
 	pthread_join(waiter, NULL);
 	pthread_join(hog, NULL);
-	__atomic_store_n(&amutex__test_point, NULL, __ATOMIC_RELEASE);
-	__atomic_store_n(&paced, NULL, __ATOMIC_RELEASE);
+	pace_end();
 	assert_int_equal(amutex_stats_read(&h->m, c), 0);
 	assert_true(h->waiter_acquired + h->waiter_timeouts <= (uint64_t)h->waits);
 	if (!h->until_handoff)

@@ -58,6 +58,8 @@ typedef struct amutex {
 #define AMUTEX_SPIN_OFF     0
 #define AMUTEX_SPIN_MAX     1000	/* rounds of 30 pauses */
 
+#define AMUTEX_FAIR_DEFAULT (-1)	/* process default (AMUTEX_FAIR, off) */
+
 struct amutex_hooks;
 
 /* Fields are private: use the calls below (and those in amutex/stats.h). */
@@ -68,6 +70,7 @@ typedef struct amutex_attr {
 	const char *name;
 	const struct amutex_hooks *hooks;
 	int hold_times;
+	int fair;
 	uint32_t magic;
 } amutex_attr_t;
 
@@ -79,6 +82,13 @@ AMUTEX_API int amutex_attr_getstarvation(const amutex_attr_t *attr, uint64_t *ns
 /* DEFAULT, AUTO, OFF, or 1..AMUTEX_SPIN_MAX rounds; else EINVAL. */
 AMUTEX_API int amutex_attr_setspin(amutex_attr_t *attr, int spin);
 AMUTEX_API int amutex_attr_getspin(const amutex_attr_t *attr, int *spin);
+/*
+ * 1: fair, trading throughput for fairness and a shorter tail of waits
+ * (docs/design.md: spinners look at the lock more often, the starvation
+ * threshold is 250 us unless one is set); 0: not; AMUTEX_FAIR_DEFAULT.
+ */
+AMUTEX_API int amutex_attr_setfair(amutex_attr_t *attr, int fair);
+AMUTEX_API int amutex_attr_getfair(const amutex_attr_t *attr, int *fair);
 /* 1: keep per-lock counters (include/amutex/stats.h); 0: off. */
 AMUTEX_API int amutex_attr_setstats(amutex_attr_t *attr, int on);
 AMUTEX_API int amutex_attr_getstats(const amutex_attr_t *attr, int *on);

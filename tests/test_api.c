@@ -258,6 +258,14 @@ static void test_attr_setters_round_trip(void **state)
 	assert_int_equal(amutex_attr_setstats(&a, 1), 0);
 	assert_int_equal(amutex_attr_getstats(&a, &v), 0);
 	assert_int_equal(v, 1);
+	assert_int_equal(amutex_attr_getfair(&a, &v), 0);
+	assert_int_equal(v, AMUTEX_FAIR_DEFAULT);
+	assert_int_equal(amutex_attr_setfair(&a, 1), 0);
+	assert_int_equal(amutex_attr_getfair(&a, &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(amutex_attr_setfair(&a, 2), EINVAL);
+	assert_int_equal(amutex_attr_getfair(&a, &v), 0);
+	assert_int_equal(v, 1);
 	amutex_attr_destroy(&a);
 }
 

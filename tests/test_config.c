@@ -242,6 +242,48 @@ static void test_environment_sets_process_defaults(void **state)
 	unsetenv("AMUTEX_SPIN");
 }
 
+/*
+ * AMUTEX_FAIR: a fair mutex looks at the lock every few pauses and starves
+ * after 250 us, unless a threshold was set, by the mutex or the environment;
+ * an attribute overrides the environment either way.
+ */
+static void test_fairness_from_environment_and_attribute(void **state)
+{
+	amutex_attr_t a;
+	amutex_t plain = AMUTEX_INITIALIZER, unfair, own;
+
+	(void)state;
+	amutex_attr_init(&a);
+	amutex_attr_setfair(&a, 0);
+	amutex_init(&unfair, &a);
+	amutex_attr_setfair(&a, 1);
+	amutex_attr_setstarvation(&a, 700000);
+	amutex_init(&own, &a);
+	put("self", "0::/\n");
+	reload_with_quota();
+	assert_int_equal(amutex__config()->fair, 0);
+	assert_int_equal(amutex__config()->spin_check, AMUTEX_DEFAULT_SPIN_CHECK);
+	assert_false(amutex__fair(&plain, amutex__config()));
+	assert_int_equal(amutex__threshold(&plain, amutex__config()), AMUTEX_DEFAULT_STARVE_NS);
+	assert_true(amutex__fair(&own, amutex__config()));
+	assert_int_equal(amutex__threshold(&own, amutex__config()), 700000);
+	setenv("AMUTEX_FAIR", "on", 1);
+	setenv("AMUTEX_SPIN_CHECK", "6", 1);
+	reload_with_quota();
+	assert_int_equal(amutex__config()->spin_check, 6);
+	assert_true(amutex__fair(&plain, amutex__config()));
+	assert_int_equal(amutex__threshold(&plain, amutex__config()), AMUTEX_FAIR_STARVE_NS);
+	assert_false(amutex__fair(&unfair, amutex__config()));
+	assert_int_equal(amutex__threshold(&unfair, amutex__config()), AMUTEX_DEFAULT_STARVE_NS);
+	setenv("AMUTEX_STARVATION_THRESHOLD", "2ms", 1);
+	reload_with_quota();
+	assert_int_equal(amutex__threshold(&plain, amutex__config()), 2000000);
+	unsetenv("AMUTEX_STARVATION_THRESHOLD");
+	unsetenv("AMUTEX_FAIR");
+	unsetenv("AMUTEX_SPIN_CHECK");
+	reload_with_quota();
+}
+
 static void test_malformed_environment_is_reported_once_and_default_used(void **state)
 {
 	char out[2048];
@@ -249,10 +291,18 @@ static void test_malformed_environment_is_reported_once_and_default_used(void **
 	(void)state;
 	setenv("AMUTEX_STARVATION_THRESHOLD", "soon", 1);
 	setenv("AMUTEX_SPIN", "lots", 1);
+	setenv("AMUTEX_FAIR", "sometimes", 1);
+	setenv("AMUTEX_SPIN_CHECK", "31", 1);
 	put("self", "0::/\n");
 	capture(reload_with_quota, out, sizeof(out));
 	assert_non_null(strstr(out, "AMUTEX_STARVATION_THRESHOLD=\"soon\""));
 	assert_non_null(strstr(out, "AMUTEX_SPIN=\"lots\""));
+	assert_non_null(strstr(out, "AMUTEX_FAIR=\"sometimes\""));
+	assert_non_null(strstr(out, "AMUTEX_SPIN_CHECK=\"31\""));
+	assert_int_equal(amutex__config()->fair, 0);
+	assert_int_equal(amutex__config()->spin_check, AMUTEX_DEFAULT_SPIN_CHECK);
+	unsetenv("AMUTEX_FAIR");
+	unsetenv("AMUTEX_SPIN_CHECK");
 	assert_int_equal(amutex__config()->starve_ns, AMUTEX_DEFAULT_STARVE_NS);
 	assert_int_equal(amutex__config()->spin, AMUTEX_SPIN_AUTO);
 	/* A second look at the same bad value says nothing more. */
@@ -337,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_missing_files_mean_no_quota),
 		cmocka_unit_test(test_effective_cpus_take_the_quota),
 		cmocka_unit_test(test_environment_sets_process_defaults),
+		cmocka_unit_test(test_fairness_from_environment_and_attribute),
 		cmocka_unit_test(test_malformed_environment_is_reported_once_and_default_used),
 		cmocka_unit_test(test_spin_rounds_follow_attribute_environment_and_quota),
 		cmocka_unit_test(test_one_effective_cpu_disables_spinning),

@@ -10,6 +10,7 @@ int amutex_attr_init(amutex_attr_t *attr)
 	memset(attr, 0, sizeof(*attr));
 	attr->starve_ns = AMUTEX_STARVATION_DEFAULT;
 	attr->spin = AMUTEX_SPIN_DEFAULT;
+	attr->fair = AMUTEX_FAIR_DEFAULT;
 	attr->magic = AMUTEX_ATTR_MAGIC;
 	return 0;
 }
@@ -55,6 +56,23 @@ int amutex_attr_getspin(const amutex_attr_t *attr, int *spin)
 	if (attr->magic != AMUTEX_ATTR_MAGIC)
 		return EINVAL;
 	*spin = attr->spin;
+	return 0;
+}
+
+int amutex_attr_setfair(amutex_attr_t *attr, int fair)
+{
+	if (attr->magic != AMUTEX_ATTR_MAGIC ||
+	    (fair != AMUTEX_FAIR_DEFAULT && fair != 0 && fair != 1))
+		return EINVAL;
+	attr->fair = fair;
+	return 0;
+}
+
+int amutex_attr_getfair(const amutex_attr_t *attr, int *fair)
+{
+	if (attr->magic != AMUTEX_ATTR_MAGIC)
+		return EINVAL;
+	*fair = attr->fair;
 	return 0;
 }
 

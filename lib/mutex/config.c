@@ -28,10 +28,23 @@ int amutex__parse_duration(const char *s, uint64_t *ns)
 	return amutex__parse_duration_max(s, AMUTEX_STARVATION_MAX_NS, ns);
 }
 
-int amutex__parse_spin(const char *s, int *spin)
+int amutex__parse_count(const char *s, int max, int *out)
 {
 	int v = 0;
 
+	if (*s < '0' || *s > '9')
+		return EINVAL;
+	for (; *s >= '0' && *s <= '9'; s++)
+		if ((v = v * 10 + (*s - '0')) > max)
+			return EINVAL;
+	if (*s || v < 1)
+		return EINVAL;
+	*out = v;
+	return 0;
+}
+
+int amutex__parse_spin(const char *s, int *spin)
+{
 	if (strcmp(s, "auto") == 0) {
 		*spin = AMUTEX_SPIN_AUTO;
 		return 0;
@@ -40,15 +53,7 @@ int amutex__parse_spin(const char *s, int *spin)
 		*spin = AMUTEX_SPIN_OFF;
 		return 0;
 	}
-	if (*s < '0' || *s > '9')
-		return EINVAL;
-	for (; *s >= '0' && *s <= '9'; s++)
-		if ((v = v * 10 + (*s - '0')) > AMUTEX_SPIN_MAX)
-			return EINVAL;
-	if (*s || v < 1)
-		return EINVAL;
-	*spin = v;
-	return 0;
+	return amutex__parse_count(s, AMUTEX_SPIN_MAX, spin);
 }
 
 static void compute(struct amutex__config *c, const char *cgroup_root,
@@ -60,10 +65,11 @@ static void compute(struct amutex__config *c, const char *cgroup_root,
 	int saved = errno;	/* the files below may set it; callers never see it */
 
 	c->starve_ns = AMUTEX_DEFAULT_STARVE_NS;
+	c->starve_set = 0;
 	s = getenv("AMUTEX_STARVATION_THRESHOLD");
 	if (s && *s) {
 		if (amutex__parse_duration(s, &ns) == 0)
-			c->starve_ns = amutex__starve_encode(ns);
+			c->starve_ns = amutex__starve_encode(ns), c->starve_set = 1;
 		else
 			amutex__warn_once("AMUTEX_STARVATION_THRESHOLD",
 				"AMUTEX_STARVATION_THRESHOLD=\"%s\" is not a duration "
@@ -76,6 +82,21 @@ static void compute(struct amutex__config *c, const char *cgroup_root,
 		amutex__warn_once("AMUTEX_SPIN",
 			"AMUTEX_SPIN=\"%s\" is not auto, off or a round count "
 			"1..%d; using auto", s, AMUTEX_SPIN_MAX);
+	c->fair = 0;
+	s = getenv("AMUTEX_FAIR");
+	if (s && *s) {
+		if (strcmp(s, "on") == 0 || strcmp(s, "1") == 0)
+			c->fair = 1;
+		else if (strcmp(s, "off") != 0 && strcmp(s, "0") != 0)
+			amutex__warn_once("AMUTEX_FAIR", "AMUTEX_FAIR=\"%s\" is not on or "
+					  "off; using off", s);
+	}
+	c->spin_check = AMUTEX_DEFAULT_SPIN_CHECK;
+	s = getenv("AMUTEX_SPIN_CHECK");
+	if (s && *s && amutex__parse_count(s, AMUTEX_PAUSES_PER_ROUND, &c->spin_check) != 0)
+		amutex__warn_once("AMUTEX_SPIN_CHECK", "AMUTEX_SPIN_CHECK=\"%s\" is not a "
+			"number of pauses 1..%d; using %d", s, AMUTEX_PAUSES_PER_ROUND,
+			AMUTEX_DEFAULT_SPIN_CHECK);
 
 	c->cpus = amutex__affinity_cpus();
 	quota = amutex__cgroup_cpus(cgroup_root, self_cgroup);
@@ -98,7 +119,7 @@ static const char *default_root(void)
  * thread that did could hold a lock the computing thread needs.
  */
 static const struct amutex__config meanwhile = {
-	AMUTEX_DEFAULT_STARVE_NS, AMUTEX_SPIN_OFF, 1,
+	AMUTEX_DEFAULT_STARVE_NS, 0, AMUTEX_SPIN_OFF, 0, AMUTEX_DEFAULT_SPIN_CHECK, 1,
 };
 
 const struct amutex__config *amutex__config(void)

@@ -19,6 +19,17 @@
  */
 #define AMUTEX_DEFAULT_SPIN_ROUNDS 4
 #define AMUTEX_PAUSES_PER_ROUND 30
+/*
+ * Pauses between two looks at the word while spinning: 30 (Go's: look once
+ * a round) gave the most contended throughput on 16 cores (run 3 of
+ * docs/benchmarks.md, against 1 and 6), because a releasing thread that
+ * comes back soon finds the lock still free, its line still in its cache;
+ * that is also what makes it unfair. Fair mutexes look every FAIR_SPIN_CHECK
+ * pauses and starve after FAIR_STARVE_NS (docs/design.md, "Fairness").
+ */
+#define AMUTEX_DEFAULT_SPIN_CHECK 30
+#define AMUTEX_FAIR_SPIN_CHECK 4
+#define AMUTEX_FAIR_STARVE_NS 250000u
 
 /* Spin setting as stored in amutex_t.spin: 0 means the process default. */
 static inline int16_t amutex__spin_encode(int spin)
@@ -53,7 +64,10 @@ static inline int amutex__starved(uint32_t threshold, uint64_t waited_ns)
 /* Process-wide settings, read from the environment once. */
 struct amutex__config {
 	uint32_t starve_ns;	/* amutex__starve_encode'd; never 0 */
+	int starve_set;		/* AMUTEX_STARVATION_THRESHOLD was given */
 	int spin;		/* AUTO, OFF or rounds */
+	int fair;		/* AMUTEX_FAIR */
+	int spin_check;		/* AMUTEX_SPIN_CHECK: pauses between looks */
 	unsigned cpus;		/* effective CPUs: affinity and cgroup quota */
 };
 
@@ -63,11 +77,17 @@ hidden void amutex__config_reload(const char *cgroup_root, const char *self_cgro
 
 /* Spin rounds for m now: its attribute, else AMUTEX_SPIN; 0 on one CPU. */
 hidden int amutex__spin_rounds(const amutex_t *m);
+/* Is m fair: its attribute, else AMUTEX_FAIR. */
+hidden int amutex__fair(const amutex_t *m, const struct amutex__config *c);
+/* m's starvation threshold, resolved (amutex__starve_encode'd). */
+hidden uint32_t amutex__threshold(const amutex_t *m, const struct amutex__config *c);
 
 /* Threshold ("1ms", "500us", "2s", "750ns", "never"); 0 or EINVAL. */
 hidden int amutex__parse_duration(const char *s, uint64_t *ns);
 /* "auto", "off" or 1..AMUTEX_SPIN_MAX; 0 or EINVAL. */
 hidden int amutex__parse_spin(const char *s, int *spin);
+/* A whole number from 1 to max; 0 or EINVAL. */
+hidden int amutex__parse_count(const char *s, int max, int *v);
 /*
  * CPUs allowed by the cgroup quota of this process (v2 cpu.max on every
  * level up to the root, or v1 cpu.cfs_quota_us/cpu.cfs_period_us), rounded

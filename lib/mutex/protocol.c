@@ -26,18 +26,6 @@
 #include <errno.h>
 #include <pthread.h>
 
-/*
- * Pauses between looks at the lock word while spinning. 30 (Go's: look once
- * a round) against 1 and 6, 16-core machine, bench/device-run.sh, run 3 in
- * docs/benchmarks.md: 30 gave the most contended throughput (16 threads:
- * 2.23M/s against 1.98M/s for 1) and the best hog tails; looking after
- * every pause fairer (64 threads) but every release then starts a
- * stampede of all spinners on the line.
- */
-#ifndef AMUTEX_SPIN_CHECK_EVERY
-#define AMUTEX_SPIN_CHECK_EVERY 30
-#endif
-
 #define LOCKED   AMUTEX__LOCKED
 #define WOKEN    AMUTEX__WOKEN
 #define STARVING AMUTEX__STARVING
@@ -111,6 +99,21 @@ static void spin_leave(int *spinning)
 		__atomic_sub_fetch(&spinners, 1, __ATOMIC_RELAXED);
 		*spinning = 0;
 	}
+}
+
+int amutex__fair(const amutex_t *m, const struct amutex__config *c)
+{
+	if (m->flags & AMUTEX__FLAG_FAIR_SET)
+		return (m->flags & AMUTEX__FLAG_FAIR) != 0;
+	return c->fair;
+}
+
+/* Its own, else a fair mutex's unless the environment set one, else the environment's. */
+uint32_t amutex__threshold(const amutex_t *m, const struct amutex__config *c)
+{
+	if (m->starve_ns)
+		return m->starve_ns;
+	return amutex__fair(m, c) && !c->starve_set ? AMUTEX_FAIR_STARVE_NS : c->starve_ns;
 }
 
 int amutex__spin_rounds(const amutex_t *m)
@@ -276,6 +279,7 @@ struct waiter {
 	struct amutex__stats *stats;	/* NULL: not observed */
 	uint32_t threshold;		/* starvation threshold, encoded */
 	unsigned cpus;
+	int check;			/* pauses between looks while spinning */
 	int rounds, iter;		/* spin rounds allowed, spent since last woken */
 	uint64_t spin_until;		/* no spinning after this (0: not spinning yet) */
 	int spinning;			/* holds a spinner slot */
@@ -300,7 +304,8 @@ static void waiter_init(struct waiter *w, amutex_t *m, const struct timespec *ab
 	w->how = futex_how(m) | (how & AMUTEX_WAIT_REALTIME ? AMUTEX_FUTEX_REALTIME : 0);
 	w->site = site;
 	w->stats = stats_of(m);
-	w->threshold = m->starve_ns ? m->starve_ns : c->starve_ns;
+	w->threshold = amutex__threshold(m, c);
+	w->check = amutex__fair(m, c) ? AMUTEX_FAIR_SPIN_CHECK : c->spin_check;
 	w->cpus = c->cpus;
 	w->rounds = how & AMUTEX_WAIT_NOSPIN ? 0 : amutex__spin_rounds(m);
 	w->iter = w->spinning = w->awoke = w->starving = 0;
@@ -344,10 +349,13 @@ static int spin(struct waiter *w, uint32_t *old)
 		STEP(L3);
 		w->awoke = 1;
 	}
-	for (int i = 1; i <= AMUTEX_PAUSES_PER_ROUND; i++) {
+	for (int i = AMUTEX_PAUSES_PER_ROUND, look = w->check; i > 0; i--) {
 		amutex__cpu_relax();
-		if (i % AMUTEX_SPIN_CHECK_EVERY == 0 && !(load(&m->state) & LOCKED))
-			break;
+		if (--look == 0) {
+			if (!(load(&m->state) & LOCKED))
+				break;
+			look = w->check;
+		}
 	}
 	w->iter++;
 	w->path = AMUTEX_PATH_SPIN;
@@ -727,6 +735,8 @@ int amutex_init(amutex_t *m, const amutex_attr_t *attr)
 			return EINVAL;
 		fresh.starve_ns = amutex__starve_encode(attr->starve_ns);
 		fresh.spin = amutex__spin_encode(attr->spin);
+		if (attr->fair != AMUTEX_FAIR_DEFAULT)
+			fresh.flags = AMUTEX__FLAG_FAIR_SET | (attr->fair ? AMUTEX__FLAG_FAIR : 0);
 		if (attr->stats) {
 			if (!(fresh.stats = amutex__stats_new(m, attr)))
 				return ENOMEM;

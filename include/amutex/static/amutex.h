@@ -36,7 +36,7 @@
  * The other fields: starve_ns, the starvation threshold (0: the process
  * default; UINT32_MAX: never); spin, the encoded spin setting (0: the
  * process default); flags, AMUTEX__FLAG_SHARED for a mutex in shared memory
- * (shared futexes); embed, the embedder's; stats, NULL or the statistics
+ * (shared futexes) and the fairness attribute; embed, the embedder's; stats, NULL or the statistics
  * block, which starts with struct amutex__stats_head. Statistics are not in
  * the lock word: an observed mutex rests at 0 like any other, and its fast
  * paths count after the CAS that took the lock (one load and one branch).
@@ -69,7 +69,9 @@ extern "C" {
 #define AMUTEX__SEMA_TOKENS(w) ((w) & 0xffu)
 #define AMUTEX__SEMA_POST      0x101u
 
-#define AMUTEX__FLAG_SHARED 1u
+#define AMUTEX__FLAG_SHARED   1u
+#define AMUTEX__FLAG_FAIR_SET 2u	/* fairness chosen by attribute: FLAG_FAIR says which */
+#define AMUTEX__FLAG_FAIR     4u
 
 /*
  * The fast paths touch state and stats and the head of the statistics

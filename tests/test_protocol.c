@@ -479,59 +479,64 @@ static void test_child_of_fork_gets_fast_path_back_from_vanished_sleepers(void *
 }
 
 /*
+ * A starvation handoff about to happen: a holds m, b sleeps on it, the mode
+ * is on (as if b had starved and queued again). The caller arms a pause
+ * point, then lets a unlock.
+ */
+struct handoff { amutex_t m; struct holder h; struct locker b; pthread_t a, tb; };
+
+static void handoff_ready(struct handoff *x)
+{
+	init_with(&x->m, 0, 0);
+	x->b = (struct locker){ &x->m, 0, -1 };
+	start_holder(&x->h, &x->m, &x->a);
+	pthread_create(&x->tb, NULL, lock_unlock, &x->b);
+	await(WAITERS(&x->m) == 1);
+	__atomic_or_fetch(&x->m.state, AMUTEX__STARVING, __ATOMIC_RELAXED);
+}
+
+/* After the fork: let the paused thread go; b gets the lock in the parent. */
+static void handoff_finish(struct handoff *x)
+{
+	sem_post(&P.resume);
+	pthread_join(x->a, NULL);
+	pthread_join(x->tb, NULL);
+	assert_int_equal(x->b.result, 0);
+	assert_int_equal(x->m.state, 0);
+}
+
+/*
  * F1 during a handoff: copied after the unlocker's U3 (released, STARVING,
  * the token committed to a sleeper), the mutex would belong forever to a
  * thread the child does not have. The child finds it free.
  */
 static void test_child_of_fork_mid_handoff_can_lock(void **state)
 {
-	static amutex_t m;
-	struct holder h;
-	struct locker b = { &m, 0, -1 };
-	pthread_t a, tb;
+	static struct handoff x;
 
 	(void)state;
-	init_with(&m, 0, 0);
-	start_holder(&h, &m, &a);
-	pthread_create(&tb, NULL, lock_unlock, &b);
-	await(WAITERS(&m) == 1);
-	__atomic_or_fetch(&m.state, AMUTEX__STARVING, __ATOMIC_RELAXED);
-	arm(AMUTEX_POINT_RELEASED, &m, a);
-	sem_post(&h.go);
+	handoff_ready(&x);
+	arm(AMUTEX_POINT_RELEASED, &x.m, x.a);
+	sem_post(&x.h.go);
 	wait_reached();
-	assert_int_equal(m.state, AMUTEX__STARVING);
-	assert_int_equal(fork_and_check(&m, 0), 0);
-	sem_post(&P.resume);
-	pthread_join(a, NULL);
-	pthread_join(tb, NULL);
-	assert_int_equal(b.result, 0);
-	assert_int_equal(m.state, 0);
+	assert_int_equal(x.m.state, AMUTEX__STARVING);
+	assert_int_equal(fork_and_check(&x.m, 0), 0);
+	handoff_finish(&x);
 }
 
 /* F1 after the handoff's token was taken by a thread the child does not have. */
 static void test_child_of_fork_after_token_taken_can_lock(void **state)
 {
-	static amutex_t m;
-	struct holder h;
-	struct locker b = { &m, 0, -1 };
-	pthread_t a, tb;
+	static struct handoff x;
 
 	(void)state;
-	init_with(&m, 0, 0);
-	start_holder(&h, &m, &a);
-	pthread_create(&tb, NULL, lock_unlock, &b);
-	await(WAITERS(&m) == 1);
-	__atomic_or_fetch(&m.state, AMUTEX__STARVING, __ATOMIC_RELAXED);
-	arm(AMUTEX_POINT_TOOK_TOKEN, &m, tb);
-	sem_post(&h.go);
+	handoff_ready(&x);
+	arm(AMUTEX_POINT_TOOK_TOKEN, &x.m, x.tb);
+	sem_post(&x.h.go);
 	wait_reached();
-	pthread_join(a, NULL);
-	assert_int_equal(m.state, AMUTEX__STARVING);
-	assert_int_equal(fork_and_check(&m, 0), 0);
-	sem_post(&P.resume);
-	pthread_join(tb, NULL);
-	assert_int_equal(b.result, 0);
-	assert_int_equal(m.state, 0);
+	assert_int_equal(x.m.state, AMUTEX__STARVING);
+	assert_int_equal(fork_and_check(&x.m, 0), 0);
+	handoff_finish(&x);
 }
 
 int main(void)

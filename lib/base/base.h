@@ -43,10 +43,13 @@ hidden uint64_t amutex__clock_ns_slow(void);
 static inline uint64_t amutex__clock_ns(void)
 {
 #if defined(__x86_64__)
+	/* Acquire: paired with the release that made it READY; then the fields stay. */
 	if (__builtin_expect(__atomic_load_n(&amutex__tsc.state, __ATOMIC_ACQUIRE) ==
 			     AMUTEX_TSC_READY, 1))
-		return amutex__tsc.ns0 + (uint64_t)(((unsigned __int128)
-			(__builtin_ia32_rdtsc() - amutex__tsc.t0) * amutex__tsc.mult) >> 32);
+		return __atomic_load_n(&amutex__tsc.ns0, __ATOMIC_RELAXED) +
+		       (uint64_t)(((unsigned __int128)(__builtin_ia32_rdtsc() -
+			__atomic_load_n(&amutex__tsc.t0, __ATOMIC_RELAXED)) *
+			__atomic_load_n(&amutex__tsc.mult, __ATOMIC_RELAXED)) >> 32);
 #endif
 	return amutex__clock_ns_slow();
 }

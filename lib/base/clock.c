@@ -53,8 +53,8 @@ __attribute__((constructor)) static void clock_at_load(void)
 {
 	if (!tsc_is_a_clock())
 		return;
-	amutex__tsc.t0 = __builtin_ia32_rdtsc();
-	amutex__tsc.ns0 = amutex__now_ns();
+	__atomic_store_n(&amutex__tsc.t0, __builtin_ia32_rdtsc(), __ATOMIC_RELAXED);
+	__atomic_store_n(&amutex__tsc.ns0, amutex__now_ns(), __ATOMIC_RELAXED);
 	__atomic_store_n(&amutex__tsc.state, AMUTEX_TSC_CALIBRATING, __ATOMIC_RELEASE);
 }
 #endif
@@ -63,19 +63,27 @@ uint64_t amutex__clock_ns_slow(void)
 {
 	uint64_t ns = amutex__now_ns();
 #if defined(__x86_64__)
+	/*
+	 * The fields are atomics, relaxed: the thread that wins the CAS to BUSY
+	 * rewrites them while others may still be reading the first reading;
+	 * READY's release publishes the final values.
+	 */
 	int st = __atomic_load_n(&amutex__tsc.state, __ATOMIC_ACQUIRE);
+	uint64_t ns0 = __atomic_load_n(&amutex__tsc.ns0, __ATOMIC_RELAXED);
 
-	if (st == AMUTEX_TSC_CALIBRATING && ns - amutex__tsc.ns0 >= CALIBRATE_NS &&
+	if (st == AMUTEX_TSC_CALIBRATING && ns - ns0 >= CALIBRATE_NS &&
 	    __atomic_compare_exchange_n(&amutex__tsc.state, &st, AMUTEX_TSC_BUSY, 0,
 					__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-		uint64_t t = __builtin_ia32_rdtsc(), dt = t - amutex__tsc.t0;
-		uint64_t dns = ns - amutex__tsc.ns0;
+		uint64_t t = __builtin_ia32_rdtsc();
+		uint64_t dt = t - __atomic_load_n(&amutex__tsc.t0, __ATOMIC_RELAXED);
+		uint64_t dns = ns - ns0;
 
 		/* ns per tick in 32.32 fixed point; a counter that did not move is no clock. */
 		if (dt > dns / 16) {
-			amutex__tsc.mult = (uint64_t)(((unsigned __int128)dns << 32) / dt);
-			amutex__tsc.t0 = t;
-			amutex__tsc.ns0 = ns;
+			__atomic_store_n(&amutex__tsc.mult,
+				(uint64_t)(((unsigned __int128)dns << 32) / dt), __ATOMIC_RELAXED);
+			__atomic_store_n(&amutex__tsc.t0, t, __ATOMIC_RELAXED);
+			__atomic_store_n(&amutex__tsc.ns0, ns, __ATOMIC_RELAXED);
 			__atomic_store_n(&amutex__tsc.state, AMUTEX_TSC_READY, __ATOMIC_RELEASE);
 		} else {
 			__atomic_store_n(&amutex__tsc.state, AMUTEX_TSC_OFF, __ATOMIC_RELEASE);

@@ -1,0 +1,114 @@
+#!/bin/bash
+# The one prepared pass for a many-core machine without the project's
+# packages (the binaries come from bench/device-build.sh). Every scenario
+# behind the issues' targets, each lock beside its baselines in the same
+# run, every pair of runs in both orders. Writes result files with their
+# commit and machine in header lines, which bench/tables.py turns into the
+# tables of docs/benchmarks.md. About 6 minutes on 16 CPUs.
+#   bench/device-all.sh BIN_DIR OUT_DIR [SECTION...]
+#   sections: core ab fair stats group dropin (default: all)
+# THREADS (default 16) is the contended scenarios' thread count: 8 on the
+# 2-core development machine, where the issues set their targets at 8.
+set -u
+D=${1:?bin dir}; OUT=${2:?out dir}; shift 2
+sections=${*:-core ab fair stats group dropin}
+mkdir -p "$OUT"
+N=$(nproc)
+T=${THREADS:-16}
+machine="$N CPUs, $(uname -r),$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+echo "machine: $machine"
+cat "$D/build-info.txt"
+start=$(date +%s)
+
+header() {	# header FILE COMMAND: the result file's header lines
+	{
+		grep '^# commit' "$D/build-info.txt"
+		echo "# machine: $N-CPU machine ($machine)"
+		echo "# command: $2"
+		echo "# date: $(date -u +%Y-%m-%dT%H:%MZ)"
+	} >"$OUT/$1"
+}
+run() {	# run FILE BINARY ARGS...: the bench's SUMMARY lines into FILE and on screen
+	local f=$1 b=$2; shift 2
+	"$b" "$@" | tee -a "$OUT/$f"
+}
+both() {	# both FILE LOCKS ARGS...: the locks in one order, then the other
+	local f=$1 locks=$2 rev; shift 2
+	rev=$(echo "$locks" | tr ',' '\n' | tac | paste -sd, -)
+	run "$f" "$D/amutex-bench" "$@" --locks "$locks"
+	run "$f" "$D/amutex-bench" "$@" --locks "$rev"
+}
+elapsed() { echo "== $1 done at $(( $(date +%s) - start )) s"; }
+
+for s in $sections; do
+case $s in
+core)
+	header core.txt "bench/device-all.sh core: amutex-bench, each scenario twice, locks in both orders"
+	both core.txt amutex,amutex-stats,pthread,adaptive --scenario uncontended --duration-ms 1000
+	both core.txt amutex,pthread,adaptive --scenario contended --threads $T --duration-ms 1500
+	both core.txt amutex,pthread,adaptive --scenario contended --threads $((4 * N)) --duration-ms 1500
+	both core.txt amutex,pthread,adaptive --scenario contended --threads 8 --cpus 2 --duration-ms 1500
+	both core.txt amutex,pthread --scenario hog --waiters 1 --duration-ms 2000
+	both core.txt amutex,pthread --scenario hog --waiters 15 --duration-ms 2000
+	both core.txt amutex,pthread --scenario hog --waiters 63 --sleep-pause --duration-ms 2000
+	both core.txt amutex,pthread --scenario hog --waiters 63 --duration-ms 2000
+	elapsed core
+	;;
+ab)
+	# This commit against the previous submission's, amutex only, alternating.
+	header ab.txt "bench/device-all.sh ab: amutex-bench of this commit (amutex) and of the baseline (amutex@prev), alternating"
+	ab() {
+		for rep in 1 2; do
+			"$D/amutex-bench-prev" "$@" --locks amutex | sed 's/^SUMMARY /SUMMARY variant=prev /' | tee -a "$OUT/ab.txt"
+			run ab.txt "$D/amutex-bench" "$@" --locks amutex
+		done
+	}
+	ab --scenario uncontended --duration-ms 1000
+	ab --scenario contended --threads $T --duration-ms 1500
+	ab --scenario contended --threads $((4 * N)) --duration-ms 1500
+	ab --scenario hog --waiters 1 --duration-ms 2000
+	ab --scenario hog --waiters 15 --duration-ms 2000
+	elapsed ab
+	;;
+fair)
+	# Fairness against throughput: the look interval and the threshold.
+	header fair.txt "bench/device-all.sh fair: contended $T threads, amutex under AMUTEX_FAIR / AMUTEX_SPIN_CHECK / AMUTEX_STARVATION_THRESHOLD"
+	for rep in 1 2; do
+		run fair.txt "$D/amutex-bench" --scenario contended --threads $T --duration-ms 1500 --locks pthread,adaptive
+		for v in "AMUTEX_FAIR=off" "AMUTEX_FAIR=on" "AMUTEX_SPIN_CHECK=8" "AMUTEX_SPIN_CHECK=1" \
+			 "AMUTEX_STARVATION_THRESHOLD=250us" "AMUTEX_STARVATION_THRESHOLD=100us" \
+			 "AMUTEX_FAIR=on AMUTEX_STARVATION_THRESHOLD=100us"; do
+			env $v "$D/amutex-bench" --scenario contended --threads $T --duration-ms 1500 --locks amutex |
+				sed "s/^SUMMARY /SUMMARY variant=$(echo "$v" | tr ' =' '+:') /" | tee -a "$OUT/fair.txt"
+		done
+	done
+	for v in "AMUTEX_FAIR=off" "AMUTEX_FAIR=on"; do
+		env $v "$D/amutex-bench" --scenario hog --waiters 15 --duration-ms 2000 --locks amutex |
+			sed "s/^SUMMARY /SUMMARY variant=$(echo "$v" | tr ' =' '+:') /" | tee -a "$OUT/fair.txt"
+		env $v "$D/amutex-bench" --scenario uncontended --duration-ms 1000 --locks amutex |
+			sed "s/^SUMMARY /SUMMARY variant=$(echo "$v" | tr ' =' '+:') /" | tee -a "$OUT/fair.txt"
+	done
+	elapsed fair
+	;;
+stats)
+	header stats.txt "bench/device-all.sh stats: amutex with and without statistics, both orders, three times"
+	for rep in 1 2 3; do
+		both stats.txt amutex,amutex-stats --scenario uncontended --duration-ms 1000
+		both stats.txt amutex,amutex-stats --scenario contended --threads $T --duration-ms 1500
+	done
+	elapsed stats
+	;;
+group)
+	[ -x "$D/amutex-stripes" ] && [ -f "$D/device-stripes.sh" ] &&
+		sh "$D/device-stripes.sh" "$D" "$OUT/stripes"
+	elapsed group
+	;;
+dropin)
+	if [ -f "$D/device-dropin-condvar.sh" ]; then
+		bash "$D/device-dropin-condvar.sh" "$D" "$OUT/dropin"
+	fi
+	elapsed dropin
+	;;
+esac
+done
+echo "== all done in $(( $(date +%s) - start )) s"

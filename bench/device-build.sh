@@ -1,0 +1,53 @@
+#!/bin/bash
+# Build what bench/device-all.sh runs on a many-core machine that has none
+# of the project's packages, into one folder (git-ignored .devbin/ by
+# default): static binaries of this commit and of a baseline commit, and a
+# dynamic amutex-bench with the drop-in and the shared libraries it needs
+# beside it (a static binary cannot be preloaded).
+#   bench/device-build.sh [OUT_DIR [BASELINE_COMMIT]]
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$top/.devbin}
+base=${2:-e1206b1}	# the last commit of the previous submission
+cd "$top"
+rm -rf "$out"
+mkdir -p "$out/lib"
+jobs=$(nproc)
+
+static_build() {	# static_build SRC_DIR BUILD_DIR TARGETS...
+	local src=$1 b=$2
+	shift 2
+	cmake -S "$src" -B "$b" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAMUTEX_BENCH_STATIC=ON \
+		-DAMUTEX_BUILD_TESTS=OFF >/dev/null
+	cmake --build "$b" -j "$jobs" --target "$@" >/dev/null
+}
+
+# This commit, static.
+static_build . build/device-static amutex-bench amutex-stripes
+cp build/device-static/bench/amutex-bench "$out/amutex-bench"
+cp build/device-static/bench/amutex-stripes "$out/amutex-stripes"
+
+# The baseline, static, from a clean checkout of its commit.
+wt=$(mktemp -d)
+git worktree add -f --detach "$wt" "$base" >/dev/null 2>&1
+static_build "$wt" "$wt/build" amutex-bench
+cp "$wt/build/bench/amutex-bench" "$out/amutex-bench-prev"
+git worktree remove --force "$wt"
+
+# The drop-in: a dynamic amutex-bench, the library and its dependencies.
+cmake -S . -B build/device-dyn -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAMUTEX_BUILD_TESTS=OFF >/dev/null
+cmake --build build/device-dyn -j "$jobs" --target amutex-bench amutex-pthread >/dev/null
+cp build/device-dyn/bench/amutex-bench "$out/amutex-bench-dyn"
+cp -P build/device-dyn/libamutex-pthread.so* "$out/lib/"
+for so in $(ldd build/device-dyn/libamutex-pthread.so | awk '/urcu|xxhash/ {print $3}'); do
+	cp -L "$so" "$out/lib/"
+done
+
+{
+	echo "# commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo +uncommitted)"
+	echo "# baseline: $(git rev-parse --short "$base")"
+	echo "# built: $(date -u +%Y-%m-%dT%H:%MZ) on $(uname -m), $(gcc --version | head -1)"
+} >"$out/build-info.txt"
+cp bench/device-all.sh bench/dropin-compare.sh "$out/"
+ls -la "$out" "$out/lib"
+du -sh "$out"

@@ -62,4 +62,37 @@ hidden int amutex__dropin_tid(void);
 /* First contention: attach a statistics block from the static pool. */
 hidden void amutex__dropin_observe(struct pt_mutex *m, const void *site);
 
+/* pthread_mutex_lock and _timedlock/_clocklock, named after the given call site. */
+hidden int amutex__dropin_mutex_lock(pthread_mutex_t *pm, const void *site);
+hidden int amutex__dropin_mutex_timed(pthread_mutex_t *pm, clockid_t clock,
+				      const struct timespec *abs, const void *site);
+
+/*
+ * What a condvar wait does to its mutex (mutex.c): may_unlock, 0 or EPERM
+ * (an errorcheck, recursive or glibc-kept mutex the caller does not own);
+ * unlock, counting the waiter in the mutex (destroy says EBUSY); relock,
+ * without spinning, named after site, and uncount; 0 or the error of a
+ * robust mutex (EOWNERDEAD).
+ */
+hidden int amutex__dropin_cond_may_unlock(pthread_mutex_t *pm);
+hidden void amutex__dropin_cond_unlock(pthread_mutex_t *pm);
+hidden int amutex__dropin_cond_relock(pthread_mutex_t *pm, const void *site);
+
+/* pthread_cond_wait, _timedwait and _clockwait (abs on clock), named after site. */
+hidden int amutex__dropin_cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm,
+				    const struct timespec *abs, clockid_t clock,
+				    const void *site);
+
+/* Test builds (AMUTEX_TEST_SEAMS) count the condvars' rare paths. */
+enum amutex__dropin_step {
+	DROPIN_STEP_SIGNAL_MET_LEAVING,	/* a signaller waited for a leaving waiter */
+	DROPIN_STEP_CANCEL_PASSED_ON,	/* a cancelled waiter passed its wake-up on */
+	DROPIN_STEP_DESTROY_WAITED,	/* a destroy waited for woken waiters */
+	DROPIN_STEP_SHARED_DESTROY_WAITED,
+	DROPIN_STEP_COUNT
+};
+#ifdef AMUTEX_TEST_SEAMS
+extern uint64_t amutex__dropin_steps[DROPIN_STEP_COUNT] hidden;
+#endif
+
 #endif /* AMUTEX_DROPIN_H */

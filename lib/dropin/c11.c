@@ -33,17 +33,15 @@ int mtx_init(mtx_t *mtx, int type)
 	pthread_mutexattr_t a;
 	int kind, err;
 
+	/* As glibc: any other type is a plain mutex. */
 	switch (type) {
-	case mtx_plain:
-	case mtx_timed:
-		kind = PTHREAD_MUTEX_NORMAL;
-		break;
 	case mtx_plain | mtx_recursive:
 	case mtx_timed | mtx_recursive:
 		kind = PTHREAD_MUTEX_RECURSIVE;
 		break;
 	default:
-		return thrd_error;
+		kind = PTHREAD_MUTEX_NORMAL;
+		break;
 	}
 	pthread_mutexattr_init(&a);
 	pthread_mutexattr_settype(&a, kind);

@@ -1,12 +1,11 @@
 /*
- * pthread_cond_* for the drop-in's mutexes. glibc's condition variables
- * unlock and relock the mutex through internal calls that no interposer
- * sees, so they come along.
+ * pthread_cond_* (and pthread_cancel) for the drop-in's mutexes. glibc's
+ * condition variables unlock and relock the mutex through internal calls
+ * that no interposer sees, so they come along.
  *
  * pthread_cond_t (48 bytes), all-zero = PTHREAD_COND_INITIALIZER:
  *   0   lock     private: the list's lock (0 free, 1 held, 2 held, sleepers)
- *   4   refs     waiters that may still touch the condvar; bit 31: a destroy
- *                waits for them to go
+ *   4   nwait    private: nodes on the list (read without the lock by signal)
  *   8   flags    bit 0: CLOCK_MONOTONIC deadlines; bit 1: process-shared
  *   12  seq      shared: the futex word, +1 per signal or broadcast
  *   16  head     private: the newest waiter (a node on its stack)
@@ -27,25 +26,31 @@
  *   WAITING -> LEAVING    the waiter itself: timeout or cancellation; it
  *                         unlinks its node under the list's lock. A
  *                         signaller that meets a LEAVING node waits for
- *                         that before it opens any barrier, so a detached
- *                         list is never changed under the woken.
- * A wake-up is never lost: a waiter that gives up finds its node either
- * WAITING (it consumed nothing) or SIGNALED (it did: a cancelled one
- * signals the condvar again; one whose deadline passed returns 0).
+ *                         that before it opens any barrier or returns, so
+ *                         a detached list is never changed under the woken.
  *
  * Lifetime. POSIX lets a thread destroy and free a condvar right after a
- * broadcast. refs counts the waiters from their queueing until they no
- * longer need the condvar (a woken one as soon as it is past the point
- * where it could be cancelled), and a destroy that finds no waiting node
- * waits for refs to drain, as glibc's does; the last one out wakes it with
- * a futex wake on refs, the one touch allowed on memory that may be gone.
- * A destroy that finds a node still WAITING returns EBUSY.
+ * broadcast. A SIGNALED node is off the list and its waiter never touches
+ * the condvar again: from the signal on it needs only its own node and its
+ * neighbours'. So destroy takes the list's lock and says EBUSY while a
+ * node is on it (a waiter blocked and not signalled), else 0 at once.
+ *
+ * Cancellation. No asynchronous cancellation: a waiter sleeps with
+ * cancellation disabled, and pthread_cancel (below, glibc's, then a poke)
+ * wakes it through a slot in its thread-local storage. A woken waiter
+ * whose node is still WAITING leaves, relocks and acts on the cancellation
+ * (its cleanup handlers run with the mutex held); one whose node is
+ * SIGNALED consumed a wake-up and returns 0, and the cancellation acts at
+ * its next cancellation point, as musl does: no wake-up is lost to it.
  *
  * Process-shared condvars cannot hold pointers: they keep a sequence
  * number (a waiter sleeps while seq is what it read under the mutex, so a
  * signal after that read ends or prevents the sleep) and count their
  * waiters and the wake-ups owed to them in one word, for destroy: EBUSY
- * while a waiter is owed none, else wake them all and wait for them to go.
+ * while a waiter is owed none, else wake them all and wait for them to go
+ * (they leave the count before they relock, so a destroy under the mutex
+ * cannot deadlock). A cancelled shared waiter that may have consumed a
+ * wake-up (seq moved) wakes another one before it leaves, as glibc does.
  */
 #include "dropin.h"
 
@@ -55,8 +60,6 @@
 
 #define COND_MONOTONIC 1u
 #define COND_SHARED    2u
-
-#define REFS_DESTROY   (1u << 31)
 
 #define SH_WAITER      1u
 #define SH_WAITERS(c)  ((c) & 0xffffu)
@@ -75,7 +78,7 @@ struct node {
 
 struct pt_cond {
 	uint32_t lock;
-	uint32_t refs;
+	uint32_t nwait;
 	uint32_t flags;
 	uint32_t seq;
 	struct node *head, *tail;
@@ -92,9 +95,16 @@ _Static_assert(sizeof(struct pt_cond) == sizeof(pthread_cond_t), "pthread_cond_t
 
 #ifdef AMUTEX_TEST_SEAMS
 uint64_t amutex__dropin_steps[DROPIN_STEP_COUNT];
+void (*amutex__dropin_leaving_point)(void);
 #define STEP(s) __atomic_add_fetch(&amutex__dropin_steps[DROPIN_STEP_##s], 1, __ATOMIC_RELAXED)
+#define LEAVING_POINT() do {							\
+	void (*f_)(void) = __atomic_load_n(&amutex__dropin_leaving_point, __ATOMIC_ACQUIRE); \
+	if (f_)									\
+		f_();								\
+} while (0)
 #else
 #define STEP(s) ((void)0)
+#define LEAVING_POINT() ((void)0)
 #endif
 
 /*
@@ -129,10 +139,68 @@ static void small_unlock(uint32_t *l)
 		amutex__futex_wake(l, 1, 0);
 }
 
-static void refs_put(struct pt_cond *c)
+/*
+ * The cancellation slot of each thread: the futex word it sleeps on in a
+ * condvar wait (NULL: none), and whether pthread_cancel was called on it.
+ * pthread_cancel finds another thread's slot at the same offset from its
+ * thread descriptor as the caller's: glibc allocates static TLS (the
+ * drop-in's is initial-exec) with each descriptor, at one fixed offset.
+ * The slot's lock keeps a poke from landing on a word its waiter has left.
+ */
+struct cancel_slot {
+	uint32_t lock;
+	int requested;
+	uint32_t *word;
+	int how;
+};
+
+static __thread struct cancel_slot slot __attribute__((tls_model("initial-exec")));
+
+static struct cancel_slot *slot_of(pthread_t t)
 {
-	if (__atomic_fetch_sub(&c->refs, 1, __ATOMIC_SEQ_CST) == (REFS_DESTROY | 1))
-		amutex__futex_wake(&c->refs, INT_MAX, 0);
+	return (struct cancel_slot *)(void *)((char *)t +
+		((char *)&slot - (char *)pthread_self()));
+}
+
+int pthread_cancel(pthread_t t)
+{
+	struct cancel_slot *s;
+	int err;
+
+	if ((err = amutex__dropin_real()->cancel(t)) != 0)
+		return err;
+	s = slot_of(t);
+	/* Seq-cst: paired with the waiter's publication of its word, then its look at requested. */
+	__atomic_store_n(&s->requested, 1, __ATOMIC_SEQ_CST);
+	small_lock(&s->lock);
+	if (s->word) {
+		uint32_t two = 2;
+
+		STEP(CANCEL_POKED);
+		if (s->how & AMUTEX_FUTEX_SHARED) {
+			/* A shared condvar's seq: its waiter is still counted, so it is alive. */
+			__atomic_add_fetch(s->word, 1, __ATOMIC_SEQ_CST);
+			amutex__futex_wake(s->word, INT_MAX, AMUTEX_FUTEX_SHARED);
+		} else if (cas(s->word, &two, 3)) {
+			/* A node's closed barrier (2) becomes 3, "look again". */
+			amutex__futex_wake(s->word, 1, 0);
+		}
+	}
+	small_unlock(&s->lock);
+	return 0;
+}
+
+static void publish(uint32_t *word, int how)
+{
+	slot.how = how;
+	__atomic_store_n(&slot.word, word, __ATOMIC_SEQ_CST);
+}
+
+static void unpublish(void)
+{
+	small_lock(&slot.lock);
+	slot.word = NULL;
+	small_unlock(&slot.lock);
 }
 
 int pthread_cond_init(pthread_cond_t *pc, const pthread_condattr_t *attr)
@@ -172,25 +240,15 @@ static int shared_destroy(struct pt_cond *c)
 int pthread_cond_destroy(pthread_cond_t *pc)
 {
 	struct pt_cond *c = (struct pt_cond *)pc;
-	uint32_t r;
 	int busy;
 
 	if (c->flags & COND_SHARED)
 		return shared_destroy(c);
+	/* The lock: a leaving waiter may be unlinking itself. */
 	small_lock(&c->lock);
 	busy = c->head != NULL;
 	small_unlock(&c->lock);
-	if (busy)
-		return EBUSY;
-	/* Woken waiters not yet done with the condvar: wait for them. */
-	r = load(&c->refs);
-	while (r != 0 && !cas(&c->refs, &r, r | REFS_DESTROY))
-		;
-	if (r != 0)
-		STEP(DESTROY_WAITED);
-	while ((r = load(&c->refs)) != 0)
-		amutex__futex_wait(&c->refs, r, NULL, 0);
-	return 0;
+	return busy ? EBUSY : 0;
 }
 
 static void shared_wake(struct pt_cond *c, int all)
@@ -220,8 +278,8 @@ static void signal_nodes(struct pt_cond *c, int n)
 	struct node *p, *first = NULL;
 	int leaving = 0, v;
 
-	if (!load(&c->refs))
-		return;		/* nobody queued: refs rises before the node is listed */
+	if (!load(&c->nwait))
+		return;		/* nobody queued (a waiter queues holding the mutex) */
 	small_lock(&c->lock);
 	for (p = c->tail; n && p; p = p->prev) {
 		int st = WAITING;
@@ -234,6 +292,7 @@ static void signal_nodes(struct pt_cond *c, int n)
 			if (!first)
 				first = p;
 		}
+		__atomic_sub_fetch(&c->nwait, 1, __ATOMIC_RELAXED);
 	}
 	/* Split the list: p and newer stay, the rest is detached. */
 	if (p) {
@@ -301,91 +360,81 @@ static void leave_list(struct waiting *w)
 	else if (n->next)
 		n->next->prev = n->prev;
 	notify = n->notify;
+	if (!notify)	/* else a signaller detached it, and counted it off */
+		__atomic_sub_fetch(&c->nwait, 1, __ATOMIC_RELAXED);
 	small_unlock(&c->lock);
 	if (notify && __atomic_sub_fetch(notify, 1, __ATOMIC_SEQ_CST) == 0)
 		amutex__futex_wake((uint32_t *)notify, 1, 0);
 }
 
 /*
- * woken_leave: the waiter is done with its sleep (woken, timed out, or
- * cancelled: pass_on). 1 when it consumed a wake-up. Afterwards the
- * condvar is not touched again (refs dropped), except that a SIGNALED
- * node still waits for its turn at its barrier, which is its own.
+ * shared_leave: a shared waiter leaves the count (after which it must not
+ * touch the condvar); 1 when it may have consumed a wake-up (seq moved).
+ * A cancelled one (pass_on) then wakes another first.
  */
-static int woken_leave(struct waiting *w, int pass_on)
+static int shared_leave(struct waiting *w, int pass_on)
 {
 	struct pt_cond *c = w->c;
-	int st = WAITING;
+	int consumed = load(&c->seq) != w->seq;
+	uint32_t n = load(&c->count), m;
 
-	if (w->shared) {
-		int consumed = load(&c->seq) != w->seq;
-		uint32_t n = load(&c->count), m;
-
-		if (pass_on && consumed) {
-			STEP(CANCEL_PASSED_ON);
-			amutex__futex_wake(&c->seq, 1, AMUTEX_FUTEX_SHARED);
-		}
-		do {
-			uint32_t waiters = SH_WAITERS(n) - 1, wakes = SH_WAKES(n);
-
-			if (consumed && wakes)
-				wakes--;
-			if (wakes > waiters)
-				wakes = waiters;
-			m = (n & SH_DESTROY) | (wakes << 16) | waiters;
-		} while (!cas(&c->count, &n, m));
-		if (SH_WAITERS(m) == 0 && (m & SH_DESTROY))
-			amutex__futex_wake(&c->count, INT_MAX, AMUTEX_FUTEX_SHARED);
-		return consumed;
-	}
-	if (cas(&w->node.state, &st, LEAVING)) {
-		leave_list(w);
-		refs_put(c);
-		return 0;
-	}
-	/* SIGNALED: a wake-up is ours. */
-	if (pass_on) {
+	if (pass_on && consumed) {
 		STEP(CANCEL_PASSED_ON);
-		signal_nodes(c, 1);
+		amutex__futex_wake(&c->seq, 1, AMUTEX_FUTEX_SHARED);
 	}
-	refs_put(c);
-	small_lock(&w->node.barrier);	/* our turn: the one ahead has relocked */
-	return 1;
-}
+	do {
+		uint32_t waiters = SH_WAITERS(n) - 1, wakes = SH_WAKES(n);
 
-/* The woken relocks the mutex, then lets the next woken one go. */
-static int relock(struct waiting *w, int consumed)
-{
-	int err = amutex__dropin_cond_relock(w->m, w->site);
-
-	if (consumed && !w->shared && w->node.prev)
-		small_unlock(&w->node.prev->barrier);
-	return err;
-}
-
-/* Cancelled while waiting: hold the mutex again before the cleanup handlers. */
-static void cancelled(void *arg)
-{
-	struct waiting *w = arg;
-
-	(void)relock(w, woken_leave(w, 1));
+		if (consumed && wakes)
+			wakes--;
+		if (wakes > waiters)
+			wakes = waiters;
+		m = (n & SH_DESTROY) | (wakes << 16) | waiters;
+	} while (!cas(&c->count, &n, m));
+	if (SH_WAITERS(m) == 0 && (m & SH_DESTROY))
+		amutex__futex_wake(&c->count, INT_MAX, AMUTEX_FUTEX_SHARED);
+	return consumed;
 }
 
 /*
- * sleep_on: the sleep, the only place where the wait may be cancelled
- * (asynchronous cancellation, as glibc's own futex waits); ETIMEDOUT or 0.
+ * node_leave: the sleep is over (woken, timed out, poked). 1 when the
+ * node was SIGNALED: then wait for the turn at its barrier (the waiter
+ * ahead has relocked). 0: it was WAITING and is now off the list.
  */
-static int sleep_on(uint32_t *word, uint32_t val, const struct timespec *abs, int how)
+static int node_leave(struct waiting *w)
 {
-	int err = 0, old;
+	int st = WAITING;
+
+	if (cas(&w->node.state, &st, LEAVING)) {
+		LEAVING_POINT();
+		leave_list(w);
+		return 0;
+	}
+	small_lock(&w->node.barrier);
+	return 1;
+}
+
+/*
+ * sleep_on: sleep while *word is val, until the deadline, or a cancellation
+ * when cancellable (the slot's word is published first: seq-cst, paired
+ * with pthread_cancel's store to requested, then its look at the word);
+ * ETIMEDOUT or 0.
+ */
+static int sleep_on(uint32_t *word, uint32_t val, const struct timespec *abs, int how,
+		    int cancellable)
+{
+	int err = 0;
 
 	if (abs && abs->tv_sec < 0)
 		return ETIMEDOUT;	/* long past; the kernel would say EINVAL */
-	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &old);
+	if (cancellable)
+		publish(word, how);
 	while (__atomic_load_n(word, __ATOMIC_SEQ_CST) == val &&
+	       !(cancellable && __atomic_load_n(&slot.requested, __ATOMIC_SEQ_CST)) &&
 	       (err = amutex__futex_wait(word, val, abs, how)) != ETIMEDOUT)
 		;
-	pthread_setcanceltype(old, NULL);
+	if (cancellable)
+		unpublish();
 	return err == ETIMEDOUT ? ETIMEDOUT : 0;
 }
 
@@ -394,7 +443,7 @@ int amutex__dropin_cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm, const stru
 {
 	struct pt_cond *c = (struct pt_cond *)pc;
 	struct waiting w;
-	int err, how, consumed, lerr;
+	int err, how, consumed, lerr, cs, cancel;
 
 	if (abs && (abs->tv_nsec < 0 || abs->tv_nsec >= 1000000000))
 		return EINVAL;
@@ -407,13 +456,13 @@ int amutex__dropin_cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm, const stru
 	w.shared = (c->flags & COND_SHARED) != 0;
 	how = (w.shared ? AMUTEX_FUTEX_SHARED : 0) |
 	      (clock == CLOCK_REALTIME ? AMUTEX_FUTEX_REALTIME : 0);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
 	if (w.shared) {
 		__atomic_add_fetch(&c->count, SH_WAITER, __ATOMIC_SEQ_CST);
 		w.seq = load(&c->seq);
 	} else {
 		w.node.state = WAITING;
 		w.node.barrier = 2;
-		__atomic_add_fetch(&c->refs, 1, __ATOMIC_SEQ_CST);
 		small_lock(&c->lock);
 		w.node.next = c->head;
 		c->head = &w.node;
@@ -421,17 +470,29 @@ int amutex__dropin_cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm, const stru
 			c->tail = &w.node;
 		else
 			w.node.next->prev = &w.node;
+		__atomic_add_fetch(&c->nwait, 1, __ATOMIC_RELAXED);
 		small_unlock(&c->lock);
 	}
 	amutex__dropin_cond_unlock(pm);
-	pthread_cleanup_push(cancelled, &w);
 	if (w.shared)
-		err = sleep_on(&c->seq, w.seq, abs, how);
+		err = sleep_on(&c->seq, w.seq, abs, how, cs == PTHREAD_CANCEL_ENABLE);
 	else
-		err = sleep_on(&w.node.barrier, 2, abs, how);
-	pthread_cleanup_pop(0);
-	consumed = woken_leave(&w, 0);
-	if ((lerr = relock(&w, consumed)) != 0)
+		err = sleep_on(&w.node.barrier, 2, abs, how, cs == PTHREAD_CANCEL_ENABLE);
+	cancel = cs == PTHREAD_CANCEL_ENABLE && __atomic_load_n(&slot.requested, __ATOMIC_SEQ_CST);
+	if (w.shared)
+		consumed = shared_leave(&w, cancel) && !cancel;
+	else
+		consumed = node_leave(&w);
+	lerr = amutex__dropin_cond_relock(pm, site);
+	/* The next woken one may go: the mutex is ours, or its queue's. */
+	if (!w.shared && consumed && w.node.prev)
+		small_unlock(&w.node.prev->barrier);
+	pthread_setcancelstate(cs, NULL);
+	if (cancel && consumed)
+		STEP(CANCEL_AFTER_WAKE);	/* acts at the next cancellation point */
+	else if (cancel)
+		pthread_testcancel();		/* acts now, with the mutex held */
+	if (lerr)
 		return lerr;	/* EOWNERDEAD from a robust mutex: the caller must know */
 	/* A wake-up consumed is a wake-up, whatever the clock says. */
 	return consumed ? 0 : err;

@@ -36,7 +36,8 @@ const struct real_pthread *amutex__dropin_real(void)
 		real.mutex_clocklock = dlsym(RTLD_NEXT, "pthread_mutex_clocklock");
 		real.mutex_unlock = dlsym(RTLD_NEXT, "pthread_mutex_unlock");
 		real.mutex_consistent = dlsym(RTLD_NEXT, "pthread_mutex_consistent");
-		if (!real.mutex_init || !real.mutex_lock || !real.mutex_unlock)
+		real.cancel = dlsym(RTLD_NEXT, "pthread_cancel");
+		if (!real.mutex_init || !real.mutex_lock || !real.mutex_unlock || !real.cancel)
 			amutex__die("glibc's pthread_mutex functions not found");
 		__atomic_store_n(&real_ready, 1, __ATOMIC_RELEASE);
 	}

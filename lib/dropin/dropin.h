@@ -53,6 +53,7 @@ struct real_pthread {
 	int (*mutex_clocklock)(pthread_mutex_t *, clockid_t, const struct timespec *);
 	int (*mutex_unlock)(pthread_mutex_t *);
 	int (*mutex_consistent)(pthread_mutex_t *);
+	int (*cancel)(pthread_t);
 };
 hidden const struct real_pthread *amutex__dropin_real(void);
 
@@ -86,13 +87,16 @@ hidden int amutex__dropin_cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm,
 /* Test builds (AMUTEX_TEST_SEAMS) count the condvars' rare paths. */
 enum amutex__dropin_step {
 	DROPIN_STEP_SIGNAL_MET_LEAVING,	/* a signaller waited for a leaving waiter */
-	DROPIN_STEP_CANCEL_PASSED_ON,	/* a cancelled waiter passed its wake-up on */
-	DROPIN_STEP_DESTROY_WAITED,	/* a destroy waited for woken waiters */
-	DROPIN_STEP_SHARED_DESTROY_WAITED,
+	DROPIN_STEP_CANCEL_POKED,	/* pthread_cancel woke a sleeping waiter */
+	DROPIN_STEP_CANCEL_AFTER_WAKE,	/* a cancelled waiter had its wake-up: returns 0 */
+	DROPIN_STEP_CANCEL_PASSED_ON,	/* shared: a cancelled waiter woke another */
+	DROPIN_STEP_SHARED_DESTROY_WAITED, /* a shared destroy waited for woken waiters */
 	DROPIN_STEP_COUNT
 };
 #ifdef AMUTEX_TEST_SEAMS
 extern uint64_t amutex__dropin_steps[DROPIN_STEP_COUNT] hidden;
+/* Called by a waiter between turning its node LEAVING and unlinking it. */
+extern void (*amutex__dropin_leaving_point)(void) hidden;
 #endif
 
 #endif /* AMUTEX_DROPIN_H */

@@ -28,7 +28,6 @@
 #define KIND_PSHARED     128
 #define KIND_ELISION     (256 | 512)	/* lock elision hints: ignored */
 #define KIND_GLIBC       (KIND_ROBUST | KIND_PRIO_INHERIT | KIND_PRIO_PROTECT)
-
 struct pt_mutex {
 	amutex_t core;
 	int owner;
@@ -41,6 +40,37 @@ _Static_assert(offsetof(pthread_mutex_t, __data.__kind) == 16, "glibc __kind off
 static inline int pt_kind(const struct pt_mutex *m)
 {
 	return (int)__atomic_load_n(&m->core.embed[0], __ATOMIC_RELAXED);
+}
+
+/*
+ * The small locks of the condvars: a list's lock, a waiter's barrier
+ * (0 free, 1 held, 2 held with sleepers, 3 poked: held). Private futexes.
+ */
+static inline void amutex__small_lock(uint32_t *l)
+{
+	uint32_t c = 0;
+
+	if (__atomic_compare_exchange_n(l, &c, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		return;
+	for (int i = 0; i < 100 && c == 1; i++) {
+		amutex__cpu_relax();
+		c = 0;
+		if (__atomic_compare_exchange_n(l, &c, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			return;
+	}
+	if (c != 2)
+		c = __atomic_exchange_n(l, 2, __ATOMIC_SEQ_CST);
+	while (c != 0) {
+		amutex__futex_wait(l, 2, NULL, 0);
+		c = __atomic_exchange_n(l, 2, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* After the store, only the wake: l may be gone once it is open. */
+static inline void amutex__small_unlock(uint32_t *l)
+{
+	if (__atomic_exchange_n(l, 0, __ATOMIC_SEQ_CST) == 2)
+		amutex__futex_wake(l, 1, 0);
 }
 
 /* glibc's own functions, for the mutexes it keeps (dlsym RTLD_NEXT). */
@@ -78,6 +108,7 @@ hidden int amutex__dropin_mutex_timed(pthread_mutex_t *pm, clockid_t clock,
 hidden int amutex__dropin_cond_may_unlock(pthread_mutex_t *pm);
 hidden void amutex__dropin_cond_unlock(pthread_mutex_t *pm);
 hidden int amutex__dropin_cond_relock(pthread_mutex_t *pm, const void *site);
+
 
 /* pthread_cond_wait, _timedwait and _clockwait (abs on clock), named after site. */
 hidden int amutex__dropin_cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm,

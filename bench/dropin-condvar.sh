@@ -9,6 +9,7 @@
 # Prints each pair, then the median of the ratios per scenario
 # (throughput: drop-in / glibc, above 1 is faster).
 #   bench/dropin-condvar.sh AMUTEX_BENCH LIBAMUTEX_PTHREAD [OUT_DIR] [PAIRS]
+# POOL_BIN: a prebuilt condvar_pool (else built here with g++, skipped without it).
 set -u
 B=$1; L=$2; OUT=${3:-.}; PAIRS=${4:-5}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,9 +18,12 @@ raw=$OUT/dropin-condvar.txt
 : >"$raw"
 echo "machine: $(nproc) CPUs, $(uname -r),$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)" | tee -a "$raw"
 echo "load before: $(uptime | sed 's/.*load average/load average/')" | tee -a "$raw"
-pool=$(mktemp -d)
-trap 'rm -rf "$pool"' EXIT
-g++ -O2 -pthread -o "$pool/condvar_pool" "$here/condvar_pool.cc" || exit 1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+POOL=${POOL_BIN:-}
+if [ -z "$POOL" ] && command -v g++ >/dev/null; then
+	g++ -O2 -pthread -o "$tmp/condvar_pool" "$here/condvar_pool.cc" && POOL=$tmp/condvar_pool
+fi
 
 # one WHO NAME ENV... -- CMD...: one run; prints "ops/s" (bench) or a rate from the wall time.
 one() {
@@ -65,7 +69,9 @@ done
 if [ -x /usr/bin/python3 ]; then
 	pairs python-condition X=1 -- /usr/bin/python3 "$here/condvar_pingpong.py" 20000
 fi
-pairs cxx-pool X=1 -- "$pool/condvar_pool" 4 200000
+if [ -n "$POOL" ]; then
+	pairs cxx-pool X=1 -- "$POOL" 4 200000
+fi
 if command -v stress-ng >/dev/null; then
 	pairs stress-ng X=1 -- stress-ng --mutex 2 --timeout 3s --metrics-brief
 fi

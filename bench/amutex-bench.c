@@ -8,6 +8,15 @@
  *   hog          one thread holds the lock --hold-us and relocks at once;
  *                --waiters threads take it between --pause-us pauses.
  *                Waits reported are the waiters' only.
+ *   pingpong     condition variables: two threads hand a turn back and
+ *                forth, each signalling the other under the mutex
+ *   prodcons     one producer, --consumers threads, a queue of 64 with
+ *                not-empty and not-full condvars; ops: items consumed
+ *   barrier      --threads threads meet at a condvar barrier (the last
+ *                one in broadcasts); ops: barrier rounds
+ *   The three condvar scenarios use pthread_mutex_t and pthread_cond_t
+ *   through plain calls whatever --locks says (lock=pthread), so that
+ *   they measure glibc, or the drop-in when it is preloaded.
  *
  * Each run prints one grep-able SUMMARY line with every parameter and
  * result; --json FILE writes the same records as a JSON array.
@@ -41,8 +50,12 @@ struct bench_lock {
 #include "lock_adaptive.h"
 
 
-enum scenario { UNCONTENDED, CONTENDED, HOG };
-static const char *const scenario_names[] = { "uncontended", "contended", "hog" };
+enum scenario { UNCONTENDED, CONTENDED, HOG, PINGPONG, PRODCONS, BARRIER };
+static const char *const scenario_names[] = {
+	"uncontended", "contended", "hog", "pingpong", "prodcons", "barrier",
+};
+#define LAST_SCENARIO BARRIER
+#define CONDVAR_SCENARIO(s) ((s) >= PINGPONG)
 
 struct params {
 	enum scenario scenario;
@@ -52,6 +65,7 @@ struct params {
 	unsigned cs_iters, think_iters;
 	unsigned cpus;
 	int sleep_pause;	/* hog: waiters sleep (I/O-like) instead of computing */
+	int consumers;		/* prodcons */
 };
 
 struct result {
@@ -227,6 +241,184 @@ static int run(const struct params *p, const struct bench_lock *l,
 	return 0;
 }
 
+/* The condvar scenarios: plain pthread calls, so that a preload decides whose. */
+#define QLEN 64
+
+struct cv_shared {
+	pthread_mutex_t m;
+	pthread_cond_t c[2];		/* pingpong: one per side; prodcons: not-empty, not-full */
+	int turn, stop;
+	int q[QLEN], head, n;		/* prodcons */
+	int arrived, nthreads, leaving;	/* barrier */
+	uint64_t gen;
+	const struct params *p;
+	pthread_barrier_t start;
+};
+
+struct cv_arg {
+	struct cv_shared *s;
+	int id;
+	uint64_t ops, sink;
+} __attribute__((aligned(64)));
+
+static void *pingpong_thread(void *v)
+{
+	struct cv_arg *a = v;
+	struct cv_shared *s = a->s;
+	int me = a->id;
+
+	pthread_barrier_wait(&s->start);
+	pthread_mutex_lock(&s->m);
+	while (!s->stop) {
+		while (s->turn != me && !s->stop)
+			pthread_cond_wait(&s->c[me], &s->m);
+		s->turn = !me;
+		a->ops++;
+		pthread_cond_signal(&s->c[!me]);
+	}
+	pthread_mutex_unlock(&s->m);
+	return NULL;
+}
+
+static void *producer_thread(void *v)
+{
+	struct cv_arg *a = v;
+	struct cv_shared *s = a->s;
+	int i = 0;
+
+	pthread_barrier_wait(&s->start);
+	pthread_mutex_lock(&s->m);
+	while (!s->stop) {
+		while (s->n == QLEN && !s->stop)
+			pthread_cond_wait(&s->c[1], &s->m);
+		if (s->stop)
+			break;
+		s->q[(s->head + s->n++) % QLEN] = i++;
+		pthread_cond_signal(&s->c[0]);
+		pthread_mutex_unlock(&s->m);
+		a->sink = work(a->sink, s->p->think_iters);
+		pthread_mutex_lock(&s->m);
+	}
+	pthread_mutex_unlock(&s->m);
+	return NULL;
+}
+
+static void *consumer_thread(void *v)
+{
+	struct cv_arg *a = v;
+	struct cv_shared *s = a->s;
+
+	pthread_barrier_wait(&s->start);
+	pthread_mutex_lock(&s->m);
+	for (;;) {
+		while (s->n == 0 && !s->stop)
+			pthread_cond_wait(&s->c[0], &s->m);
+		if (s->stop)
+			break;
+		a->sink += (uint64_t)s->q[s->head];
+		s->head = (s->head + 1) % QLEN;
+		s->n--;
+		a->ops++;
+		pthread_cond_signal(&s->c[1]);
+		pthread_mutex_unlock(&s->m);
+		a->sink = work(a->sink, s->p->cs_iters);
+		pthread_mutex_lock(&s->m);
+	}
+	pthread_mutex_unlock(&s->m);
+	return NULL;
+}
+
+static void *barrier_thread(void *v)
+{
+	struct cv_arg *a = v;
+	struct cv_shared *s = a->s;
+
+	pthread_barrier_wait(&s->start);
+	pthread_mutex_lock(&s->m);
+	for (;;) {
+		if (++s->arrived == s->nthreads) {
+			/* The last one in decides for the round: all leave together. */
+			s->leaving = s->stop;
+			s->arrived = 0;
+			s->gen++;
+			a->ops++;
+			pthread_cond_broadcast(&s->c[0]);
+		} else {
+			uint64_t g = s->gen;
+
+			while (g == s->gen)
+				pthread_cond_wait(&s->c[0], &s->m);
+		}
+		if (s->leaving)
+			break;
+	}
+	pthread_mutex_unlock(&s->m);
+	return NULL;
+}
+
+static int run_condvar(const struct params *p, struct result *r)
+{
+	int n = p->scenario == PINGPONG ? 2 : p->scenario == PRODCONS ? p->consumers + 1 :
+		p->threads;
+	struct cv_arg *args = calloc((size_t)n, sizeof(*args));
+	pthread_t *tids = calloc((size_t)n, sizeof(*tids));
+	struct cv_shared *s = aligned_alloc(64, (sizeof(*s) + 63) / 64 * 64);
+	struct timespec d;
+	uint64_t t0;
+
+	if (!args || !tids || !s)
+		return ENOMEM;
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->m, NULL);
+	pthread_cond_init(&s->c[0], NULL);
+	pthread_cond_init(&s->c[1], NULL);
+	s->p = p;
+	s->nthreads = n;
+	pthread_barrier_init(&s->start, NULL, (unsigned)n + 1);
+	memset(r, 0, sizeof(*r));
+	amutex_hist_init(&r->wait);
+	for (int i = 0; i < n; i++) {
+		void *(*fn)(void *) = p->scenario == PINGPONG ? pingpong_thread :
+				      p->scenario == BARRIER ? barrier_thread :
+				      i == 0 ? producer_thread : consumer_thread;
+
+		args[i].s = s;
+		args[i].id = i;
+		pthread_create(&tids[i], NULL, fn, &args[i]);
+	}
+	pthread_barrier_wait(&s->start);
+	t0 = now_ns();
+	d.tv_sec = p->duration_ms / 1000;
+	d.tv_nsec = (long)(p->duration_ms % 1000) * 1000000;
+	nanosleep(&d, NULL);
+	pthread_mutex_lock(&s->m);
+	s->stop = 1;
+	pthread_cond_broadcast(&s->c[0]);
+	pthread_cond_broadcast(&s->c[1]);
+	pthread_mutex_unlock(&s->m);
+	r->ops_min = UINT64_MAX;
+	for (int i = 0; i < n; i++) {
+		pthread_join(tids[i], NULL);
+		r->ops += args[i].ops;
+		if (p->scenario == PRODCONS && i == 0)
+			continue;
+		if (args[i].ops < r->ops_min)
+			r->ops_min = args[i].ops;
+		if (args[i].ops > r->ops_max)
+			r->ops_max = args[i].ops;
+	}
+	r->secs = (double)(now_ns() - t0) / 1e9;
+	r->counter_ok = 1;
+	pthread_cond_destroy(&s->c[0]);
+	pthread_cond_destroy(&s->c[1]);
+	pthread_mutex_destroy(&s->m);
+	pthread_barrier_destroy(&s->start);
+	free(s);
+	free(tids);
+	free(args);
+	return 0;
+}
+
 static FILE *json;
 static int json_first = 1;
 static int table;
@@ -256,12 +448,12 @@ static void report(const struct params *p, const struct bench_lock *l,
 	if (table)
 		table_row(l, r);
 	else
-		printf("SUMMARY scenario=%s lock=%s threads=%d cpus=%u duration_ms=%u "
+		printf("SUMMARY scenario=%s lock=%s threads=%d consumers=%d cpus=%u duration_ms=%u "
 		       "hold_us=%u pause_us=%u pause=%s cs_iters=%u think_iters=%u ops=%llu "
 		       "ops_per_sec=%.0f wait_p50_ns=%llu wait_p99_ns=%llu "
 		       "wait_p999_ns=%llu wait_max_ns=%llu waits=%llu fairness=%.3f "
 		       "ops_min=%llu ops_max=%llu counter_ok=%d\n",
-		       scenario_names[p->scenario], l->name, p->threads, p->cpus,
+		       scenario_names[p->scenario], l->name, p->threads, p->consumers, p->cpus,
 		       p->duration_ms, p->hold_us, p->pause_us,
 		       p->sleep_pause ? "sleep" : "busy", p->cs_iters,
 		       p->think_iters, (unsigned long long)r->ops, rate,
@@ -274,14 +466,14 @@ static void report(const struct params *p, const struct bench_lock *l,
 	if (!json)
 		return;
 	fprintf(json, "%s\n  {\"scenario\": \"%s\", \"lock\": \"%s\", \"threads\": %d, "
-		"\"cpus\": %u, \"duration_ms\": %u, \"hold_us\": %u, \"pause_us\": %u, "
+		"\"consumers\": %d, \"cpus\": %u, \"duration_ms\": %u, \"hold_us\": %u, \"pause_us\": %u, "
 		"\"pause\": \"%s\", "
 		"\"cs_iters\": %u, \"think_iters\": %u, \"ops\": %llu, "
 		"\"ops_per_sec\": %.0f, \"wait_p50_ns\": %llu, \"wait_p99_ns\": %llu, "
 		"\"wait_p999_ns\": %llu, \"wait_max_ns\": %llu, \"waits\": %llu, "
 		"\"fairness\": %.4f, \"counter_ok\": %s}",
 		json_first ? "" : ",", scenario_names[p->scenario], l->name,
-		p->threads, p->cpus, p->duration_ms, p->hold_us, p->pause_us,
+		p->threads, p->consumers, p->cpus, p->duration_ms, p->hold_us, p->pause_us,
 		p->sleep_pause ? "sleep" : "busy", p->cs_iters, p->think_iters, (unsigned long long)r->ops, rate,
 		(unsigned long long)p50, (unsigned long long)p99,
 		(unsigned long long)p999, (unsigned long long)r->wait.max_ns,
@@ -294,8 +486,10 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: amutex-bench [options]\n"
-"  --scenario S      uncontended, contended or hog (default contended)\n"
-"  --threads N       contended: threads (default: CPUs)\n"
+"  --scenario S      uncontended, contended, hog, pingpong, prodcons or barrier\n"
+"                    (default contended)\n"
+"  --threads N       contended, barrier: threads (default: CPUs)\n"
+"  --consumers N     prodcons: consumer threads (default 1)\n"
 "  --waiters N       hog: threads besides the hog (default 1)\n"
 "  --locks L,L       of amutex, pthread, adaptive, amutex-normal, amutex-stats\n"
 "                    (default amutex,pthread,adaptive)\n"
@@ -354,11 +548,12 @@ int main(int argc, char **argv)
 		{ "pause-us", 1, 0, 'P' }, { "cs-iters", 1, 0, 'c' },
 		{ "think-iters", 1, 0, 'k' }, { "cpus", 1, 0, 'C' },
 		{ "json", 1, 0, 'j' }, { "sleep-pause", 0, 0, 'S' },
-		{ "table", 0, 0, 'T' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "table", 0, 0, 'T' }, { "help", 0, 0, 'h' }, { "consumers", 1, 0, 'n' },
+		{ 0, 0, 0, 0 },
 	};
-	struct params p = { CONTENDED, 0, 1000, 30, 10, 20, 100, 0, 0 };
+	struct params p = { CONTENDED, 0, 1000, 30, 10, 20, 100, 0, 0, 1 };
 	const char *locks = "amutex,pthread,adaptive";
-	unsigned threads = 0, waiters = 1, cpus = 0;
+	unsigned threads = 0, waiters = 1, cpus = 0, consumers = 1;
 	int o, failed = 0;
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -366,16 +561,17 @@ int main(int argc, char **argv)
 
 		switch (o) {
 		case 's':
-			for (p.scenario = 0; p.scenario <= HOG; p.scenario++)
+			for (p.scenario = 0; p.scenario <= LAST_SCENARIO; p.scenario++)
 				if (strcmp(optarg, scenario_names[p.scenario]) == 0)
 					break;
-			if (p.scenario > HOG) {
+			if (p.scenario > LAST_SCENARIO) {
 				fprintf(stderr, "amutex-bench: unknown scenario \"%s\"\n", optarg);
 				bad = 1;
 			}
 			break;
 		case 't': bad = parse_uint("--threads", optarg, 4096, &threads) || !threads; break;
 		case 'w': bad = parse_uint("--waiters", optarg, 4095, &waiters) || !waiters; break;
+		case 'n': bad = parse_uint("--consumers", optarg, 4095, &consumers) || !consumers; break;
 		case 'l': locks = optarg; break;
 		case 'd': bad = parse_uint("--duration-ms", optarg, 600000, &p.duration_ms) || !p.duration_ms; break;
 		case 'H': bad = parse_uint("--hold-us", optarg, 1000000, &p.hold_us); break;
@@ -401,9 +597,26 @@ int main(int argc, char **argv)
 		}
 	}
 	p.cpus = restrict_cpus(cpus);
+	p.consumers = (int)consumers;
 	p.threads = p.scenario == UNCONTENDED ? 1 :
 		    p.scenario == HOG ? (int)waiters + 1 :
+		    p.scenario == PINGPONG ? 2 :
+		    p.scenario == PRODCONS ? (int)consumers + 1 :
 		    threads ? (int)threads : (int)p.cpus;
+	if (CONDVAR_SCENARIO(p.scenario)) {
+		struct result r;
+
+		if (run_condvar(&p, &r) != 0) {
+			fprintf(stderr, "amutex-bench: condvar scenario: cannot run\n");
+			return 2;
+		}
+		report(&p, &lock_pthread, &r);
+		if (json) {
+			fputs("\n]\n", json);
+			fclose(json);
+		}
+		return 0;
+	}
 
 	if (table)
 		printf("  %-14s %12s %12s %12s %12s %9s  %s\n", "lock", "locks/s",

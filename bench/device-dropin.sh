@@ -1,9 +1,20 @@
 #!/bin/bash
 # The drop-in on a many-core machine without the project's packages: the
-# dynamic amutex-bench and libamutex-pthread.so with liburcu beside it.
-#   bench/device-dropin.sh DIR OUT_DIR   (DIR: amutex-bench-dyn, lib/)
+# dynamic amutex-bench, libamutex-pthread.so with liburcu beside it, and
+# the C++ condvar pool prebuilt with libstdc++ linked in (nothing but glibc
+# needed there). A static binary cannot be preloaded, so the dynamic one.
+#   bench/device-dropin.sh DIR OUT_DIR [mutex|condvar|all] [PAIRS]
+#   DIR: amutex-bench-dyn, condvar_pool, lib/ (made by bench/device-dropin-prepare.sh)
 set -u
-D=$1; OUT=$2
+D=$1; OUT=$2; WHAT=${3:-all}; PAIRS=${4:-3}
+here=$(cd "$(dirname "$0")" && pwd)
 export LD_LIBRARY_PATH=$D/lib
 "$D/amutex-bench-dyn" --help >/dev/null || { echo "the dynamic binary does not run here"; exit 1; }
-exec "$(dirname "$0")/dropin-compare.sh" "$D/amutex-bench-dyn" "$D/lib/libamutex-pthread.so" "$OUT"
+mkdir -p "$OUT"
+if [ "$WHAT" = all ] || [ "$WHAT" = mutex ]; then
+	"$here/dropin-compare.sh" "$D/amutex-bench-dyn" "$D/lib/libamutex-pthread.so" "$OUT"
+fi
+if [ "$WHAT" = all ] || [ "$WHAT" = condvar ]; then
+	POOL_BIN=$D/condvar_pool "$here/dropin-condvar.sh" "$D/amutex-bench-dyn" \
+		"$D/lib/libamutex-pthread.so" "$OUT" "$PAIRS"
+fi

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Unmodified programs from Debian, run on the drop-in with LD_PRELOAD:
-#   realprogs.sh bindings|sysbench|memcached|redis PATH/TO/libamutex-pthread.so
+#   realprogs.sh bindings|sysbench|memcached|redis|python-condition|cxx-pool PATH/TO/libamutex-pthread.so
 # Loopback only, bounded in time, servers started and stopped here. Each
 # run writes an AMUTEX_REPORT, which proves the drop-in was loaded.
 set -eu
@@ -90,6 +90,25 @@ redis)
 	wait $pid || fail "redis-server exited $? on SIGTERM"
 	[ -s "$dir/report" ] || fail "no AMUTEX_REPORT: the drop-in was not loaded"
 	echo "redis: $(tr '\r' '\n' <"$dir/bench" | grep -E 'requests per second' | tr '\n' ' ')"
+	;;
+python-condition|cxx-pool)
+	# Condition variables: a CPython threading.Condition ping-pong
+	# (/usr/bin/python3, its GIL a mutex and condvar too) and a C++
+	# std::condition_variable pool; the same output with and without the
+	# drop-in, which LD_DEBUG shows was loaded.
+	src=$(cd "$(dirname "$0")/../bench" && pwd)
+	if [ "$what" = python-condition ]; then
+		cmd=(/usr/bin/python3 "$src/condvar_pingpong.py" 20000)
+	else
+		g++ -O2 -pthread -o "$dir/pool" "$src/condvar_pool.cc" || fail "cannot build the pool"
+		cmd=("$dir/pool" 4 100000)
+	fi
+	timeout 120 "${cmd[@]}" >"$dir/glibc" || fail "plain run exited $?"
+	LD_DEBUG=libs LD_DEBUG_OUTPUT="$dir/ld" timeout 120 env LD_PRELOAD=$lib "${cmd[@]}" \
+		>"$dir/dropin" || fail "run on the drop-in exited $?"
+	cat "$dir"/ld.* | grep -q "calling init: .*libamutex-pthread" || fail "the drop-in was not loaded"
+	cmp -s "$dir/glibc" "$dir/dropin" || fail "output differs: $(cat "$dir/glibc") / $(cat "$dir/dropin")"
+	echo "$what: $(cat "$dir/dropin") with and without the drop-in"
 	;;
 *)
 	fail "unknown program"

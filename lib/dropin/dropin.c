@@ -4,14 +4,16 @@
  * static pool, fork handling, and the report at exit.
  *
  * Settings (docs/drop-in.md): AMUTEX_STATS=on|off (per-mutex statistics
- * from the first contention; default on), AMUTEX_REPORT=stderr|PATH, and
- * those of amutex itself and of its publishers (AMUTEX_METRICS...,
- * AMUTEX_WATCH), read once at load.
+ * from the first contention; default on; read at load), and those of
+ * amutex itself and of its publishers (AMUTEX_METRICS..., AMUTEX_WATCH),
+ * read at load; AMUTEX_REPORT=stderr|PATH, read at exit (a program may set
+ * it), except that the stderr it writes to is the one of load time.
  */
 #include "dropin.h"
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +36,8 @@ const struct real_pthread *amutex__dropin_real(void)
 		real.mutex_clocklock = dlsym(RTLD_NEXT, "pthread_mutex_clocklock");
 		real.mutex_unlock = dlsym(RTLD_NEXT, "pthread_mutex_unlock");
 		real.mutex_consistent = dlsym(RTLD_NEXT, "pthread_mutex_consistent");
-		if (!real.mutex_init || !real.mutex_lock || !real.mutex_unlock)
+		real.cancel = dlsym(RTLD_NEXT, "pthread_cancel");
+		if (!real.mutex_init || !real.mutex_lock || !real.mutex_unlock || !real.cancel)
 			amutex__die("glibc's pthread_mutex functions not found");
 		__atomic_store_n(&real_ready, 1, __ATOMIC_RELEASE);
 	}
@@ -86,20 +89,34 @@ static void child_after_fork(void)
 	urcu_bp_after_fork_child();
 }
 
+/*
+ * stderr as it was at load, when AMUTEX_REPORT=stderr then: programs close
+ * theirs before the exit handlers run (coreutils' close_stdout).
+ */
+static int report_fd = -1;
+
 static void report(void)
 {
 	const char *where = getenv("AMUTEX_REPORT");
 	char path[4096];
 	FILE *f;
+	int fd;
 
-	if (!where || !*where)
-		return;
-	if (strcmp(where, "stderr") == 0)
-		f = stderr;
-	else if (amutex__expand_path(where, path, sizeof(path)) == 0)
+	if (!where || !*where || __atomic_load_n(&pool_used, __ATOMIC_RELAXED) == 0)
+		return;	/* nothing was contended: nothing to say */
+	if (strcmp(where, "stderr") == 0) {
+		fd = fcntl(report_fd >= 0 ? report_fd : 2, F_DUPFD_CLOEXEC, 3);
+		f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!f) {
+			if (fd >= 0)
+				close(fd);
+			return;	/* no stderr to complain on either */
+		}
+	} else if (amutex__expand_path(where, path, sizeof(path)) == 0) {
 		f = fopen(path, "we");
-	else
+	} else {
 		f = NULL, errno = ENAMETOOLONG;
+	}
 	if (!f) {
 		fprintf(stderr, "amutex: AMUTEX_REPORT=\"%s\": %s\n", where, strerror(errno));
 		return;
@@ -110,13 +127,12 @@ static void report(void)
 		__atomic_load_n(&pool_used, __ATOMIC_RELAXED) >= POOL ?
 		" (the first 4096 are shown)" : "");
 	amutex_export(f, AMUTEX_FORMAT_TABLE);
-	if (f != stderr)
-		fclose(f);
+	fclose(f);
 }
 
 __attribute__((constructor)) static void dropin_load(void)
 {
-	const char *s = getenv("AMUTEX_STATS");
+	const char *s = getenv("AMUTEX_STATS"), *r = getenv("AMUTEX_REPORT");
 
 	if (s && *s) {
 		if (strcmp(s, "off") == 0 || strcmp(s, "0") == 0)
@@ -125,6 +141,8 @@ __attribute__((constructor)) static void dropin_load(void)
 			amutex__warn_once("AMUTEX_STATS", "AMUTEX_STATS=\"%s\" is not on "
 					  "or off; using on", s);
 	}
+	if (r && strcmp(r, "stderr") == 0)
+		report_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
 	pthread_atfork(urcu_bp_before_fork, urcu_bp_after_fork_parent, child_after_fork);
 	amutex_metrics_from_env();
 }

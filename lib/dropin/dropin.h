@@ -28,7 +28,6 @@
 #define KIND_PSHARED     128
 #define KIND_ELISION     (256 | 512)	/* lock elision hints: ignored */
 #define KIND_GLIBC       (KIND_ROBUST | KIND_PRIO_INHERIT | KIND_PRIO_PROTECT)
-
 struct pt_mutex {
 	amutex_t core;
 	int owner;
@@ -43,6 +42,37 @@ static inline int pt_kind(const struct pt_mutex *m)
 	return (int)__atomic_load_n(&m->core.embed[0], __ATOMIC_RELAXED);
 }
 
+/*
+ * The small locks of the condvars: a list's lock, a waiter's barrier
+ * (0 free, 1 held, 2 held with sleepers, 3 poked: held). Private futexes.
+ */
+static inline void amutex__small_lock(uint32_t *l)
+{
+	uint32_t c = 0;
+
+	if (__atomic_compare_exchange_n(l, &c, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		return;
+	for (int i = 0; i < 100 && c == 1; i++) {
+		amutex__cpu_relax();
+		c = 0;
+		if (__atomic_compare_exchange_n(l, &c, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			return;
+	}
+	if (c != 2)
+		c = __atomic_exchange_n(l, 2, __ATOMIC_SEQ_CST);
+	while (c != 0) {
+		amutex__futex_wait(l, 2, NULL, 0);
+		c = __atomic_exchange_n(l, 2, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* After the store, only the wake: l may be gone once it is open. */
+static inline void amutex__small_unlock(uint32_t *l)
+{
+	if (__atomic_exchange_n(l, 0, __ATOMIC_SEQ_CST) == 2)
+		amutex__futex_wake(l, 1, 0);
+}
+
 /* glibc's own functions, for the mutexes it keeps (dlsym RTLD_NEXT). */
 struct real_pthread {
 	int (*mutex_init)(pthread_mutex_t *, const pthread_mutexattr_t *);
@@ -53,6 +83,7 @@ struct real_pthread {
 	int (*mutex_clocklock)(pthread_mutex_t *, clockid_t, const struct timespec *);
 	int (*mutex_unlock)(pthread_mutex_t *);
 	int (*mutex_consistent)(pthread_mutex_t *);
+	int (*cancel)(pthread_t);
 };
 hidden const struct real_pthread *amutex__dropin_real(void);
 
@@ -61,5 +92,42 @@ hidden int amutex__dropin_tid(void);
 
 /* First contention: attach a statistics block from the static pool. */
 hidden void amutex__dropin_observe(struct pt_mutex *m, const void *site);
+
+/* pthread_mutex_lock and _timedlock/_clocklock, named after the given call site. */
+hidden int amutex__dropin_mutex_lock(pthread_mutex_t *pm, const void *site);
+hidden int amutex__dropin_mutex_timed(pthread_mutex_t *pm, clockid_t clock,
+				      const struct timespec *abs, const void *site);
+
+/*
+ * What a condvar wait does to its mutex (mutex.c): may_unlock, 0 or EPERM
+ * (an errorcheck, recursive or glibc-kept mutex the caller does not own);
+ * unlock, counting the waiter in the mutex (destroy says EBUSY); relock,
+ * without spinning, named after site, and uncount; 0 or the error of a
+ * robust mutex (EOWNERDEAD).
+ */
+hidden int amutex__dropin_cond_may_unlock(pthread_mutex_t *pm);
+hidden void amutex__dropin_cond_unlock(pthread_mutex_t *pm);
+hidden int amutex__dropin_cond_relock(pthread_mutex_t *pm, const void *site);
+
+
+/* pthread_cond_wait, _timedwait and _clockwait (abs on clock), named after site. */
+hidden int amutex__dropin_cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm,
+				    const struct timespec *abs, clockid_t clock,
+				    const void *site);
+
+/* Test builds (AMUTEX_TEST_SEAMS) count the condvars' rare paths. */
+enum amutex__dropin_step {
+	DROPIN_STEP_SIGNAL_MET_LEAVING,	/* a signaller waited for a leaving waiter */
+	DROPIN_STEP_CANCEL_POKED,	/* pthread_cancel woke a sleeping waiter */
+	DROPIN_STEP_CANCEL_AFTER_WAKE,	/* a cancelled waiter had its wake-up: returns 0 */
+	DROPIN_STEP_CANCEL_PASSED_ON,	/* shared: a cancelled waiter woke another */
+	DROPIN_STEP_SHARED_DESTROY_WAITED, /* a shared destroy waited for woken waiters */
+	DROPIN_STEP_COUNT
+};
+#ifdef AMUTEX_TEST_SEAMS
+extern uint64_t amutex__dropin_steps[DROPIN_STEP_COUNT] hidden;
+/* Called by a waiter between turning its node LEAVING and unlinking it. */
+extern void (*amutex__dropin_leaving_point)(void) hidden;
+#endif
 
 #endif /* AMUTEX_DROPIN_H */

@@ -42,6 +42,9 @@ int pthread_mutex_destroy(pthread_mutex_t *pm)
 {
 	struct pt_mutex *m = (struct pt_mutex *)pm;
 
+	/* A condvar waiter will relock it: busy, whoever keeps the mutex. */
+	if (__atomic_load_n(&m->core.embed[1], __ATOMIC_RELAXED) != 0)
+		return EBUSY;
 	if (pt_kind(m) & KIND_GLIBC)
 		return amutex__dropin_real()->mutex_destroy(pm);
 	if (__atomic_load_n(&m->core.state, __ATOMIC_RELAXED) != 0)
@@ -129,8 +132,19 @@ int pthread_mutex_lock(pthread_mutex_t *pm)
 	return lock_rest(m, __builtin_return_address(0));
 }
 
-static int timed(pthread_mutex_t *pm, clockid_t clock, const struct timespec *abs,
-		 const void *site)
+int amutex__dropin_mutex_lock(pthread_mutex_t *pm, const void *site)
+{
+	struct pt_mutex *m = (struct pt_mutex *)pm;
+
+	if (plain_kind(pt_kind(m)) && amutex__acquire_fast(&m->core)) {
+		amutex__count_fast(&m->core);
+		return 0;
+	}
+	return lock_rest(m, site);
+}
+
+int amutex__dropin_mutex_timed(pthread_mutex_t *pm, clockid_t clock, const struct timespec *abs,
+			       const void *site)
 {
 	struct pt_mutex *m = (struct pt_mutex *)pm;
 	int kind = pt_kind(m);
@@ -145,12 +159,12 @@ static int timed(pthread_mutex_t *pm, clockid_t clock, const struct timespec *ab
 
 int pthread_mutex_timedlock(pthread_mutex_t *pm, const struct timespec *abs)
 {
-	return timed(pm, CLOCK_REALTIME, abs, __builtin_return_address(0));
+	return amutex__dropin_mutex_timed(pm, CLOCK_REALTIME, abs, __builtin_return_address(0));
 }
 
 int pthread_mutex_clocklock(pthread_mutex_t *pm, clockid_t clock, const struct timespec *abs)
 {
-	return timed(pm, clock, abs, __builtin_return_address(0));
+	return amutex__dropin_mutex_timed(pm, clock, abs, __builtin_return_address(0));
 }
 
 int pthread_mutex_trylock(pthread_mutex_t *pm)
@@ -180,8 +194,11 @@ __attribute__((noinline)) static int unlock_rest(struct pt_mutex *m)
 {
 	int kind = pt_kind(m), type;
 
-	if (plain_kind(kind))
-		return amutex__unlock_slow(&m->core);
+	/* glibc's normal unlock of an unlocked mutex changes nothing and says 0. */
+	if (plain_kind(kind)) {
+		(void)amutex__unlock_slow(&m->core);
+		return 0;
+	}
 	if (kind & KIND_GLIBC)
 		return amutex__dropin_real()->mutex_unlock((pthread_mutex_t *)m);
 	type = kind & KIND_TYPE_MASK;
@@ -205,6 +222,59 @@ int pthread_mutex_unlock(pthread_mutex_t *pm)
 	if (__builtin_expect(plain_kind(pt_kind(m)), 1) && amutex__release_fast(&m->core))
 		return 0;
 	return unlock_rest(m);
+}
+
+/*
+ * For the condition variables. A waiter is counted in embed[1] (glibc's
+ * __spins and __elision, unused by the kinds glibc keeps for the drop-in
+ * and by the drop-in's own) from before it unlocks until it has relocked,
+ * so that pthread_mutex_destroy says EBUSY meanwhile. glibc's own mutexes
+ * are unlocked through glibc's public unlock, which takes the waiter off
+ * __nusers: it is put back while the waiter sleeps, as glibc's condvars do.
+ */
+int amutex__dropin_cond_may_unlock(pthread_mutex_t *pm)
+{
+	struct pt_mutex *m = (struct pt_mutex *)pm;
+	int kind = pt_kind(m), type = kind & KIND_TYPE_MASK;
+
+	if (kind & KIND_GLIBC)
+		return pm->__data.__owner == amutex__dropin_tid() ? 0 : EPERM;
+	if ((type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) &&
+	    !owned_by_me(m))
+		return EPERM;
+	return 0;
+}
+
+void amutex__dropin_cond_unlock(pthread_mutex_t *pm)
+{
+	struct pt_mutex *m = (struct pt_mutex *)pm;
+
+	__atomic_add_fetch(&m->core.embed[1], 1, __ATOMIC_RELAXED);
+	if (pt_kind(m) & KIND_GLIBC) {
+		pm->__data.__nusers++;
+		amutex__dropin_real()->mutex_unlock(pm);
+		return;
+	}
+	(void)pthread_mutex_unlock(pm);
+}
+
+int amutex__dropin_cond_relock(pthread_mutex_t *pm, const void *site)
+{
+	struct pt_mutex *m = (struct pt_mutex *)pm;
+	int kind = pt_kind(m), err;
+
+	if (kind & KIND_GLIBC) {
+		err = amutex__dropin_real()->mutex_lock(pm);
+		if (err == 0 || err == EOWNERDEAD)
+			pm->__data.__nusers--;
+	} else if (plain_kind(kind)) {
+		/* Woken by a condvar: its signaller may hold the mutex and not run; no spin. */
+		err = lock_core(m, NULL, AMUTEX_WAIT_NOSPIN, site);
+	} else {
+		err = lock_kind(m, kind, NULL, AMUTEX_WAIT_NOSPIN, site);
+	}
+	__atomic_sub_fetch(&m->core.embed[1], 1, __ATOMIC_RELAXED);
+	return err;
 }
 
 int pthread_mutex_consistent(pthread_mutex_t *pm)

@@ -30,6 +30,9 @@ static struct publisher file_pub = { .stop_fd = -1 }, http_pub = { .stop_fd = -1
 static char *file_path;
 static uint64_t file_interval_ns;
 static int http_fd = -1;
+/* AMUTEX_METRICS as given, when it started the file publisher: NULL otherwise. */
+static char *env_file_pattern;
+static int atfork_set;
 
 static int write_file(const char *path)
 {
@@ -57,6 +60,47 @@ static int write_file(const char *path)
 	return err;
 }
 
+static void *file_thread(void *arg);
+static int start(struct publisher *p, void *(*fn)(void *));
+
+/*
+ * In the child of a fork: the parent's publisher threads were not copied.
+ * Forget them (their eventfds are the parent's too: a stop written there
+ * would stop the parent's thread), and close the parent's listening
+ * socket here. The file publisher started from AMUTEX_METRICS with %p in
+ * its path starts again, writing the child's own file; without %p, and
+ * the HTTP endpoint, stay the parent's.
+ */
+static void forget(struct publisher *p)
+{
+	if (!__atomic_exchange_n(&p->running, 0, __ATOMIC_ACQ_REL))
+		return;
+	close(p->stop_fd);
+	p->stop_fd = -1;
+}
+
+static void child_after_fork(void)
+{
+	char expanded[4096];
+
+	forget(&file_pub);
+	if (__atomic_load_n(&http_pub.running, __ATOMIC_ACQUIRE)) {
+		forget(&http_pub);
+		close(http_fd);
+		http_fd = -1;
+	}
+	if (env_file_pattern && strstr(env_file_pattern, "%p") &&
+	    amutex__expand_path(env_file_pattern, expanded, sizeof(expanded)) == 0) {
+		char *path = strdup(expanded);
+
+		if (path) {
+			free(file_path);
+			file_path = path;
+			(void)start(&file_pub, file_thread);
+		}
+	}
+}
+
 static int start(struct publisher *p, void *(*fn)(void *))
 {
 	sigset_t all, old;
@@ -77,6 +121,10 @@ static int start(struct publisher *p, void *(*fn)(void *))
 	}
 	__atomic_store_n(&p->running, 1, __ATOMIC_RELEASE);
 	amutex__at_exit(amutex_metrics_stop);
+	if (!atfork_set) {
+		atfork_set = 1;
+		pthread_atfork(NULL, NULL, child_after_fork);
+	}
 	return 0;
 }
 
@@ -274,9 +322,11 @@ int amutex_metrics_from_env(void)
 		char expanded[4096];
 
 		if ((err = amutex__expand_path(path, expanded, sizeof(expanded))) == 0 &&
-		    (err = amutex_metrics_file_start(expanded, interval)) == 0)
+		    (err = amutex_metrics_file_start(expanded, interval)) == 0) {
 			started++;
-		else
+			free(env_file_pattern);
+			env_file_pattern = strdup(path);
+		} else
 			amutex__warn_once("AMUTEX_METRICS", "AMUTEX_METRICS=\"%s\": %s; "
 					  "not writing metrics", path, strerror(err));
 	}

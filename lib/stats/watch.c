@@ -221,6 +221,32 @@ static void *watch_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * In the child of a fork: the parent's watchdog thread was not copied.
+ * Forget it (its eventfd is the parent's: a stop written at the child's
+ * exit would stop the parent's watchdog) and start one of the child's own
+ * with the same settings, on the locks as the child has them.
+ */
+static int atfork_set;
+
+static void child_after_fork(void)
+{
+	struct amutex_watch cfg = W.cfg;
+	char *report = W.report;
+
+	if (!__atomic_exchange_n(&W.running, 0, __ATOMIC_ACQ_REL))
+		return;
+	close(W.stop_fd);
+	W.stop_fd = -1;
+	for (size_t i = 0; i < W.n; i++)
+		free(W.e[i]);
+	W.n = 0;
+	W.report = NULL;	/* amutex_watch_start copies it again */
+	cfg.report_path = report;
+	(void)amutex_watch_start(&cfg);
+	free(report);
+}
+
 int amutex_watch_start(const struct amutex_watch *w)
 {
 	sigset_t all, old;
@@ -256,6 +282,10 @@ int amutex_watch_start(const struct amutex_watch *w)
 	}
 	__atomic_store_n(&W.running, 1, __ATOMIC_RELEASE);
 	amutex__at_exit(amutex_watch_stop);
+	if (!atfork_set) {
+		atfork_set = 1;
+		pthread_atfork(NULL, NULL, child_after_fork);
+	}
 	return 0;
 }
 

@@ -10,17 +10,44 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../support.h"
+
+/*
+ * The static build (test_dropin_static: the drop-in's objects linked into
+ * the test, with the test seams) counts the drop-in's rare paths; the
+ * linked and preloaded builds cannot see them.
+ */
+#ifdef AMUTEX_TEST_SEAMS
+#include "dropin/dropin.h"
+#define DROPIN_STEPS(s) __atomic_load_n(&amutex__dropin_steps[DROPIN_STEP_##s], __ATOMIC_RELAXED)
+#endif
+
+static char **main_argv;
+
+/* The lock word of a drop-in mutex (white box): amutex's state. */
+static uint32_t word_of(pthread_mutex_t *m)
+{
+	return __atomic_load_n((uint32_t *)(void *)m, __ATOMIC_SEQ_CST);
+}
+
+/* Threads queued on the mutex's futex (amutex's state, bits 4-31). */
+static uint32_t sleepers_of(pthread_mutex_t *m)
+{
+	return word_of(m) >> 4;
+}
 
 #define in_ms(clock, ms) deadline_ns((clock), (ms) * 1000000L)
 
@@ -670,7 +697,839 @@ static void test_report_at_exit_names_the_contended_call_site(void **state)
 	assert_non_null(strstr(buf, "contend_reported_lock+0x"));
 }
 
-int main(void)
+/* ---- Return codes as glibc's ---- */
+
+static void test_timedlock_with_negative_tv_sec_returns_etimedout(void **state)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	struct timespec past = { -1, 0 };
+
+	(void)state;
+	pthread_mutex_lock(&m);
+	assert_int_equal(pthread_mutex_timedlock(&m, &past), ETIMEDOUT);
+	assert_int_equal(pthread_mutex_clocklock(&m, CLOCK_MONOTONIC, &past), ETIMEDOUT);
+	pthread_mutex_unlock(&m);
+}
+
+static void test_cond_timedwait_with_negative_tv_sec_returns_etimedout(void **state)
+{
+	pthread_mutex_t m;
+	pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+	struct timespec past = { -5, 0 };
+
+	(void)state;
+	init_type(&m, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_lock(&m);
+	assert_int_equal(pthread_cond_timedwait(&c, &m, &past), ETIMEDOUT);
+	assert_int_equal(pthread_mutex_lock(&m), EDEADLK);	/* held again */
+	assert_int_equal(pthread_cond_clockwait(&c, &m, CLOCK_MONOTONIC, &past), ETIMEDOUT);
+	assert_int_equal(pthread_cond_clockwait(&c, &m, CLOCK_REALTIME, &past), ETIMEDOUT);
+	assert_int_equal(pthread_mutex_unlock(&m), 0);
+	assert_int_equal(pthread_cond_destroy(&c), 0);
+}
+
+static void test_unlock_of_unlocked_normal_mutex_returns_0_as_glibc(void **state)
+{
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER, a = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
+	pthread_mutex_t e, r;
+
+	(void)state;
+	assert_int_equal(pthread_mutex_unlock(&m), 0);
+	assert_int_equal(pthread_mutex_unlock(&a), 0);
+	assert_int_equal(pthread_mutex_trylock(&m), 0);	/* and still a working mutex */
+	assert_int_equal(pthread_mutex_unlock(&m), 0);
+	init_type(&e, PTHREAD_MUTEX_ERRORCHECK);
+	init_type(&r, PTHREAD_MUTEX_RECURSIVE);
+	assert_int_equal(pthread_mutex_unlock(&e), EPERM);
+	assert_int_equal(pthread_mutex_unlock(&r), EPERM);
+}
+
+/* ---- Destroying a condvar right after waking its waiters ---- */
+
+#define CV_WAITERS 4
+#define CV_ROUNDS 300
+#define POISON 0xa5
+
+struct cv_round {
+	pthread_mutex_t m;
+	pthread_cond_t *c;
+	int ready, go, woken;
+};
+
+static void *cv_round_waiter(void *arg)
+{
+	struct cv_round *r = arg;
+
+	pthread_mutex_lock(&r->m);
+	r->ready++;
+	while (!r->go)
+		pthread_cond_wait(r->c, &r->m);
+	r->woken++;
+	pthread_mutex_unlock(&r->m);
+	return NULL;
+}
+
+#ifndef __SANITIZE_ADDRESS__
+static int poisoned(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != POISON)
+			return 0;
+	return 1;
+}
+#endif
+
+/* Wait, under the mutex, until n waiters are inside pthread_cond_wait. */
+static void until_ready(struct cv_round *r, int n)
+{
+	while (r->ready < n) {
+		pthread_mutex_unlock(&r->m);
+		sched_yield();
+		pthread_mutex_lock(&r->m);
+	}
+}
+
+/*
+ * Rounds of: waiters block; wake them (broadcast, or one signal per
+ * waiter); destroy at once, which must return 0; then the memory is
+ * poisoned (under AddressSanitizer: freed) and must stay so while the
+ * woken threads relock and leave. A round reuses the same memory.
+ */
+static void cv_destroy_rounds(int shared, int broadcast)
+{
+	pthread_condattr_t ca;
+	unsigned char *mem;
+	int waited = 0;
+
+	pthread_condattr_init(&ca);
+	if (shared)
+		pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
+	mem = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(mem != MAP_FAILED);
+	for (int round = 0; round < CV_ROUNDS; round++) {
+		struct cv_round r = { .m = PTHREAD_MUTEX_INITIALIZER };
+		pthread_t t[CV_WAITERS];
+		pthread_cond_t *c;
+
+#ifdef __SANITIZE_ADDRESS__
+		c = malloc(sizeof(*c));
+		assert_non_null(c);
+		(void)mem;
+#else
+		c = (pthread_cond_t *)(void *)(mem + 64);
+#endif
+		assert_int_equal(pthread_cond_init(c, &ca), 0);
+		r.c = c;
+		for (int i = 0; i < CV_WAITERS; i++)
+			pthread_create(&t[i], NULL, cv_round_waiter, &r);
+		pthread_mutex_lock(&r.m);
+		until_ready(&r, CV_WAITERS);
+		r.go = 1;
+		if (broadcast) {
+			pthread_cond_broadcast(c);
+		} else {
+			for (int i = 0; i < CV_WAITERS; i++)
+				pthread_cond_signal(c);
+		}
+		/* Half the rounds destroy with the mutex still held, half after. */
+		if (round % 2)
+			pthread_mutex_unlock(&r.m);
+		assert_int_equal(pthread_cond_destroy(c), 0);
+		waited += r.woken < CV_WAITERS;
+#ifdef __SANITIZE_ADDRESS__
+		free(c);
+#else
+		memset(mem, POISON, 4096);
+#endif
+		if (!(round % 2))
+			pthread_mutex_unlock(&r.m);
+		for (int i = 0; i < CV_WAITERS; i++)
+			pthread_join(t[i], NULL);
+		assert_int_equal(r.woken, CV_WAITERS);
+#ifndef __SANITIZE_ADDRESS__
+		assert_true(poisoned(mem, 4096));
+#endif
+	}
+	/* The interesting rounds: woken waiters still on their way at destroy. */
+	print_message("%d of %d rounds destroyed before every waiter had relocked\n",
+		      waited, CV_ROUNDS);
+	assert_true(waited > 0);
+	munmap(mem, 4096);
+}
+
+static void test_cond_broadcast_then_destroy_returns_0_and_nothing_touches_it_after(void **state)
+{
+	(void)state;
+	cv_destroy_rounds(0, 1);
+}
+
+static void test_cond_signal_then_destroy_returns_0_and_nothing_touches_it_after(void **state)
+{
+	(void)state;
+	cv_destroy_rounds(0, 0);
+}
+
+static void test_shared_cond_broadcast_then_destroy_returns_0_and_nothing_touches_it_after(void **state)
+{
+	(void)state;
+	cv_destroy_rounds(1, 1);
+#ifdef AMUTEX_TEST_SEAMS
+	print_message("shared destroys that waited for woken waiters: %llu\n",
+		      (unsigned long long)DROPIN_STEPS(SHARED_DESTROY_WAITED));
+#endif
+}
+
+static void test_cond_destroy_with_a_blocked_waiter_returns_ebusy(void **state)
+{
+	for (int shared = 0; shared < 2; shared++) {
+		pthread_condattr_t ca;
+		pthread_cond_t c;
+		struct cv_round r = { .m = PTHREAD_MUTEX_INITIALIZER, .c = &c };
+		pthread_t t;
+
+		(void)state;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setpshared(&ca, shared ? PTHREAD_PROCESS_SHARED :
+					    PTHREAD_PROCESS_PRIVATE);
+		pthread_cond_init(&c, &ca);
+		pthread_create(&t, NULL, cv_round_waiter, &r);
+		pthread_mutex_lock(&r.m);
+		until_ready(&r, 1);
+		assert_int_equal(pthread_cond_destroy(&c), EBUSY);
+		r.go = 1;
+		pthread_cond_signal(&c);
+		pthread_mutex_unlock(&r.m);
+		pthread_join(t, NULL);
+		assert_int_equal(pthread_cond_destroy(&c), 0);
+	}
+}
+
+/* ---- Cancellation never swallows a wake-up ---- */
+
+#define VICTIMS 4
+#define CANCEL_ROUNDS 400
+
+static struct {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	int tokens, ready, by_survivor, by_victim, stop;
+} K = { .m = PTHREAD_MUTEX_INITIALIZER, .c = PTHREAD_COND_INITIALIZER };
+
+static void unlock_k(void *arg)
+{
+	(void)arg;
+	pthread_mutex_unlock(&K.m);
+}
+
+static void *token_taker(void *arg)
+{
+	int survivor = (int)(intptr_t)arg;
+
+	pthread_mutex_lock(&K.m);
+	pthread_cleanup_push(unlock_k, NULL);
+	K.ready++;
+	for (;;) {
+		while (K.tokens == 0 && !K.stop)
+			pthread_cond_wait(&K.c, &K.m);
+		if (K.stop)
+			break;
+		K.tokens--;
+		if (survivor)
+			K.by_survivor++;
+		else
+			K.by_victim++;
+	}
+	pthread_cleanup_pop(1);
+	return NULL;
+}
+
+static uint64_t xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/*
+ * Victims queue first, so that a signal goes to one of them (oldest
+ * first); the survivor queues last. One token is signalled while every
+ * victim is cancelled, each at a random point before or after the signal:
+ * the token must be taken, by a victim whose wake-up came before its
+ * cancellation took effect (it returns 0, and is cancelled at its next
+ * wait), or by the survivor. A victim that consumed the wake-up and did
+ * not take the token would leave the survivor asleep with a token left
+ * (the test then fails after 10 s instead of hanging).
+ */
+static void test_cancelled_cond_waiters_never_swallow_a_signal(void **state)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+
+	(void)state;
+	for (int round = 0; round < CANCEL_ROUNDS; round++) {
+		pthread_t v[VICTIMS], s;
+		int signal_after = (int)(xorshift(&x) % (VICTIMS + 1));
+		uint64_t t0;
+
+		K.ready = K.tokens = K.stop = 0;
+		for (int i = 0; i < VICTIMS; i++) {
+			pthread_create(&v[i], NULL, token_taker, (void *)0);
+			pthread_mutex_lock(&K.m);
+			while (K.ready < i + 1) {
+				pthread_mutex_unlock(&K.m);
+				sched_yield();
+				pthread_mutex_lock(&K.m);
+			}
+			pthread_mutex_unlock(&K.m);
+		}
+		pthread_create(&s, NULL, token_taker, (void *)1);
+		pthread_mutex_lock(&K.m);
+		while (K.ready < VICTIMS + 1) {
+			pthread_mutex_unlock(&K.m);
+			sched_yield();
+			pthread_mutex_lock(&K.m);
+		}
+		pthread_mutex_unlock(&K.m);
+		for (int i = 0; i <= VICTIMS; i++) {
+			if (i == signal_after) {
+				/* Sometimes the victims are all gone first: the survivor's turn. */
+				for (int j = 0; i == VICTIMS && j < VICTIMS; j++)
+					pthread_join(v[j], NULL);
+				pthread_mutex_lock(&K.m);
+				K.tokens = 1;
+				pthread_cond_signal(&K.c);
+				pthread_mutex_unlock(&K.m);
+			}
+			if (i == VICTIMS)
+				break;
+			for (uint64_t n = xorshift(&x) % 3000; n; n--)
+				__asm__ __volatile__("" ::: "memory");
+			pthread_cancel(v[i]);
+		}
+		for (int i = 0; signal_after < VICTIMS && i < VICTIMS; i++)
+			pthread_join(v[i], NULL);
+		t0 = now_ns();
+		pthread_mutex_lock(&K.m);
+		while (K.tokens != 0 && now_ns() - t0 < 10000000000ull) {
+			pthread_mutex_unlock(&K.m);
+			nap_ms(1);
+			pthread_mutex_lock(&K.m);
+		}
+		assert_int_equal(K.tokens, 0);
+		K.stop = 1;
+		pthread_cond_broadcast(&K.c);
+		pthread_mutex_unlock(&K.m);
+		pthread_join(s, NULL);
+	}
+	print_message("tokens taken by victims %d, by the survivor %d\n", K.by_victim,
+		      K.by_survivor);
+	assert_int_equal(K.by_victim + K.by_survivor, CANCEL_ROUNDS);
+	assert_true(K.by_survivor > 0);
+#ifdef AMUTEX_TEST_SEAMS
+	print_message("sleeping waiters woken by pthread_cancel %llu; cancelled after their "
+		      "wake-up, so returned 0 %llu; signals that met a leaving waiter %llu\n",
+		      (unsigned long long)DROPIN_STEPS(CANCEL_POKED),
+		      (unsigned long long)DROPIN_STEPS(CANCEL_AFTER_WAKE),
+		      (unsigned long long)DROPIN_STEPS(SIGNAL_MET_LEAVING));
+	assert_true(DROPIN_STEPS(CANCEL_POKED) > 0);
+	assert_true(DROPIN_STEPS(CANCEL_AFTER_WAKE) > 0);
+#endif
+}
+
+/*
+ * Waiters whose deadlines pass all the time (each leaves the list by
+ * itself) while a producer signals one token at a time: a signal that
+ * meets a leaving waiter (the oldest node, so the signal walks past it)
+ * must still wake one that waits, so every token is taken. Runs until a
+ * signal has met a leaving waiter (counted in the static build, which also
+ * widens the window between LEAVING and the unlink), at most 20 rounds.
+ */
+#define LEAVERS 3
+#define LEAVE_TOKENS 20000
+
+static struct {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	long made, taken;
+	int done;
+} L = { .m = PTHREAD_MUTEX_INITIALIZER, .c = PTHREAD_COND_INITIALIZER };
+
+static void *impatient_taker(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&L.m);
+	while (!L.done) {
+		if (L.made > L.taken) {
+			L.taken++;
+			continue;
+		}
+		struct timespec ts = deadline_ns(CLOCK_REALTIME, 2000);
+
+		pthread_cond_timedwait(&L.c, &L.m, &ts);
+	}
+	pthread_mutex_unlock(&L.m);
+	return NULL;
+}
+
+#ifdef AMUTEX_TEST_SEAMS
+static void linger(void)
+{
+	busy(20000);
+}
+#endif
+
+static void test_signal_meeting_leaving_waiters_still_wakes_a_waiting_one(void **state)
+{
+	(void)state;
+#ifdef AMUTEX_TEST_SEAMS
+	/* Widen the window between LEAVING and the unlink: let the signaller in. */
+	__atomic_store_n(&amutex__dropin_leaving_point, linger, __ATOMIC_RELEASE);
+#endif
+	for (int round = 0; round < 20; round++) {
+		pthread_t t[LEAVERS];
+
+		L.made = L.taken = L.done = 0;
+		for (int i = 0; i < LEAVERS; i++)
+			pthread_create(&t[i], NULL, impatient_taker, NULL);
+		for (int i = 0; i < LEAVE_TOKENS; i++) {
+			pthread_mutex_lock(&L.m);
+			L.made++;
+			pthread_cond_signal(&L.c);
+			pthread_mutex_unlock(&L.m);
+		}
+		pthread_mutex_lock(&L.m);
+		while (L.taken < L.made) {
+			pthread_mutex_unlock(&L.m);
+			nap_ms(1);
+			pthread_mutex_lock(&L.m);
+		}
+		L.done = 1;
+		pthread_cond_broadcast(&L.c);
+		pthread_mutex_unlock(&L.m);
+		for (int i = 0; i < LEAVERS; i++)
+			pthread_join(t[i], NULL);
+		assert_int_equal(L.taken, L.made);
+#ifdef AMUTEX_TEST_SEAMS
+		if (DROPIN_STEPS(SIGNAL_MET_LEAVING) > 0)
+			break;
+#endif
+	}
+#ifdef AMUTEX_TEST_SEAMS
+	__atomic_store_n(&amutex__dropin_leaving_point, NULL, __ATOMIC_RELEASE);
+	print_message("signals that met a leaving waiter: %llu\n",
+		      (unsigned long long)DROPIN_STEPS(SIGNAL_MET_LEAVING));
+	assert_true(DROPIN_STEPS(SIGNAL_MET_LEAVING) > 0);
+#endif
+}
+
+/* ---- A mutex a condvar waiter will relock is busy ---- */
+
+static void *wait_for_go(void *arg)
+{
+	struct cv_round *r = arg;
+
+	if (pthread_mutex_lock(&r->m) != 0)
+		return (void *)1;
+	r->ready++;
+	while (!r->go)
+		pthread_cond_wait(r->c, &r->m);
+	pthread_mutex_unlock(&r->m);
+	return NULL;
+}
+
+static void destroy_busy_with(const char *what, int type, int robust, int protocol)
+{
+	pthread_mutexattr_t a;
+	pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+	struct cv_round r = { .c = &c };
+	pthread_t t;
+	void *ret;
+	int err;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, type);
+	if (robust)
+		pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	if (protocol != PTHREAD_PRIO_NONE) {
+		pthread_mutexattr_setprotocol(&a, protocol);
+		if (protocol == PTHREAD_PRIO_PROTECT)
+			pthread_mutexattr_setprioceiling(&a, sched_get_priority_min(SCHED_FIFO));
+	}
+	assert_int_equal(pthread_mutex_init(&r.m, &a), 0);
+	if ((err = pthread_mutex_lock(&r.m)) != 0) {
+		/* Priority protection needs the right to raise priorities (glibc alone: EINVAL). */
+		print_message("%s: skipped, glibc cannot lock it here (%d)\n", what, err);
+		pthread_mutex_destroy(&r.m);
+		return;
+	}
+	pthread_mutex_unlock(&r.m);
+	pthread_create(&t, NULL, wait_for_go, &r);
+	assert_int_equal(pthread_mutex_lock(&r.m), 0);
+	until_ready(&r, 1);
+	pthread_mutex_unlock(&r.m);
+	if (pthread_mutex_destroy(&r.m) != EBUSY)
+		fail_msg("%s: destroy of a mutex a condvar waiter will relock did not say EBUSY",
+			 what);
+	pthread_mutex_lock(&r.m);
+	r.go = 1;
+	pthread_cond_signal(&c);
+	pthread_mutex_unlock(&r.m);
+	pthread_join(t, &ret);
+	assert_null(ret);
+	assert_int_equal(pthread_mutex_destroy(&r.m), 0);
+	pthread_mutexattr_destroy(&a);
+}
+
+static void test_mutex_destroy_while_a_cond_waiter_will_relock_returns_ebusy(void **state)
+{
+	(void)state;
+	destroy_busy_with("normal", PTHREAD_MUTEX_NORMAL, 0, PTHREAD_PRIO_NONE);
+	destroy_busy_with("recursive", PTHREAD_MUTEX_RECURSIVE, 0, PTHREAD_PRIO_NONE);
+	destroy_busy_with("errorcheck", PTHREAD_MUTEX_ERRORCHECK, 0, PTHREAD_PRIO_NONE);
+	destroy_busy_with("adaptive", PTHREAD_MUTEX_ADAPTIVE_NP, 0, PTHREAD_PRIO_NONE);
+	destroy_busy_with("robust", PTHREAD_MUTEX_NORMAL, 1, PTHREAD_PRIO_NONE);
+	destroy_busy_with("priority inheritance", PTHREAD_MUTEX_NORMAL, 0, PTHREAD_PRIO_INHERIT);
+	destroy_busy_with("robust errorcheck PI", PTHREAD_MUTEX_ERRORCHECK, 1, PTHREAD_PRIO_INHERIT);
+	destroy_busy_with("priority protect", PTHREAD_MUTEX_NORMAL, 0, PTHREAD_PRIO_PROTECT);
+}
+
+/* ---- fork with sleepers and a starving handoff in flight ---- */
+
+static pthread_mutex_t hand = PTHREAD_MUTEX_INITIALIZER, busy_m = PTHREAD_MUTEX_INITIALIZER;
+static int hammer_stop;
+
+static void *sleep_on_hand(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&hand);
+	pthread_mutex_unlock(&hand);
+	return NULL;
+}
+
+static void *hammer(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&hammer_stop, __ATOMIC_RELAXED)) {
+		pthread_mutex_lock(&busy_m);
+		for (int i = 0; i < 50; i++)
+			__asm__ __volatile__("" ::: "memory");
+		pthread_mutex_unlock(&busy_m);
+	}
+	return NULL;
+}
+
+/* In a child: lock m within 10 s (a lost repair hangs), 0 when it did. */
+static int child_locks(pthread_mutex_t *m)
+{
+	struct timespec ts = in_ms(CLOCK_REALTIME, 10000);
+
+	return pthread_mutex_timedlock(m, &ts) == 0 && pthread_mutex_unlock(m) == 0 ? 0 : 1;
+}
+
+static void test_child_of_fork_locks_mutexes_with_sleepers_and_a_handoff_in_flight(void **state)
+{
+	pthread_t s[2], h[3];
+	uint32_t held, sleeping;
+	int status, with_sleepers = 0, forks = 0;
+	pid_t pid;
+
+	(void)state;
+	/*
+	 * hand: held here, two sleepers queued, STARVING set (white box), then
+	 * released as an unlock in starvation mode does (U3: LOCKED cleared,
+	 * one waiter taken off for the token it would post): the fork comes
+	 * between that release and the token.
+	 */
+	pthread_mutex_lock(&hand);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&s[i], NULL, sleep_on_hand, NULL);
+	while (sleepers_of(&hand) < 2)
+		nap_ms(1);
+	held = __atomic_or_fetch((uint32_t *)(void *)&hand, 4, __ATOMIC_SEQ_CST);
+	assert_true(__atomic_compare_exchange_n((uint32_t *)(void *)&hand, &held,
+			held - 1 - 16, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+	pid = fork();
+	if (pid == 0)
+		_exit(child_locks(&hand) ? 10 : 0);
+	/* Undo: held again with both sleepers, then a real unlock hands it off. */
+	assert_true(__atomic_compare_exchange_n((uint32_t *)(void *)&hand, &(uint32_t){ held - 17 },
+			held, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+	pthread_mutex_unlock(&hand);
+	for (int i = 0; i < 2; i++)
+		pthread_join(s[i], NULL);
+	waitpid(pid, &status, 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* busy_m: three threads hammering it; fork at random moments. */
+	for (int i = 0; i < 3; i++)
+		pthread_create(&h[i], NULL, hammer, NULL);
+	for (int i = 0; i < 100 || (with_sleepers == 0 && i < 2000); i++) {
+		sleeping = word_of(&busy_m);
+		pid = fork();
+		if (pid == 0) {
+			/* Held at the fork by a thread not copied: stuck, as with glibc. */
+			if (word_of(&busy_m) & 1)
+				_exit(0);
+			_exit(child_locks(&busy_m) ? 11 : (word_of(&busy_m) >> 4) ? 12 : 0);
+		}
+		forks++;
+		with_sleepers += (sleeping >> 4) != 0 || (sleeping & 2);
+		waitpid(pid, &status, 0);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	__atomic_store_n(&hammer_stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 3; i++)
+		pthread_join(h[i], NULL);
+	print_message("%d forks, %d with sleepers or a woken waiter just before\n", forks,
+		      with_sleepers);
+}
+
+/* ---- The report ---- */
+
+static pthread_mutex_t relock_m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t relock_c = PTHREAD_COND_INITIALIZER;
+static int relock_waiting, relock_done;
+
+static void *signal_and_hold(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		if (pthread_mutex_trylock(&relock_m) == 0) {
+			if (relock_waiting)
+				break;
+			pthread_mutex_unlock(&relock_m);
+		}
+		nap_ms(1);
+	}
+	relock_done = 1;
+	pthread_cond_signal(&relock_c);
+	/* Hold the mutex until the woken waiter queues on it. */
+	while (sleepers_of(&relock_m) == 0)
+		nap_ms(1);
+	pthread_mutex_unlock(&relock_m);
+	return NULL;
+}
+
+void wait_for_report_cond(void);
+
+__attribute__((noinline)) void wait_for_report_cond(void)
+{
+	pthread_mutex_lock(&relock_m);
+	relock_waiting = 1;
+	while (!relock_done)
+		pthread_cond_wait(&relock_c, &relock_m);
+	pthread_mutex_unlock(&relock_m);
+}
+
+/* Run `main_argv[0] how` with env and stderr to a file; what it wrote there. */
+static int run_self(const char *how, char *const env[], char *out, size_t len)
+{
+	char path[] = "/tmp/amutex-self-XXXXXX";
+	int fd = mkstemp(path), status;
+	ssize_t n;
+	pid_t pid;
+
+	assert_true(fd >= 0);
+	pid = fork();
+	if (pid == 0) {
+		for (int i = 0; env[i]; i++)
+			putenv(env[i]);
+		dup2(fd, 2);
+		execl("/proc/self/exe", main_argv[0], how, (char *)NULL);
+		_exit(127);
+	}
+	waitpid(pid, &status, 0);
+	n = pread(fd, out, len - 1, 0);
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(path);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static void test_report_names_the_caller_of_cond_wait_for_a_relock(void **state)
+{
+	char path[] = "/tmp/amutex-report-XXXXXX";
+	size_t cap = 1 << 20;
+	char *buf = malloc(cap);
+	int fd = mkstemp(path), status;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	(void)state;
+	assert_true(fd >= 0);
+	pid = fork();
+	if (pid == 0) {
+		pthread_t t;
+
+		setenv("AMUTEX_REPORT", path, 1);
+		pthread_create(&t, NULL, signal_and_hold, NULL);
+		wait_for_report_cond();
+		pthread_join(t, NULL);
+		exit(0);
+	}
+	waitpid(pid, &status, 0);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* The child's report also lists what earlier tests contended in this process. */
+	while (got < (ssize_t)cap - 1 && (n = read(fd, buf + got, cap - 1 - (size_t)got)) > 0)
+		got += n;
+	close(fd);
+	unlink(path);
+	assert_true(got > 0);
+	buf[got] = '\0';
+	if (!strstr(buf, "wait_for_report_cond+0x"))
+		fail_msg("the relock is not named after the caller of pthread_cond_wait:\n%s", buf);
+	free(buf);
+}
+
+static int child_closes_stderr_after_contention(void)
+{
+	pthread_t t;
+
+	pthread_create(&t, NULL, hold_reported, NULL);
+	nap_ms(5);
+	contend_reported_lock();
+	__atomic_store_n(&hold_stop, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	fclose(stderr);		/* as coreutils do before the exit handlers */
+	return 0;
+}
+
+static void test_report_to_stderr_survives_a_program_closing_stderr(void **state)
+{
+	char *env[] = { "AMUTEX_REPORT=stderr", NULL };
+	char out[8192];
+
+	(void)state;
+	assert_int_equal(run_self("close-stderr", env, out, sizeof(out)), 0);
+	if (!strstr(out, "amutex contention report"))
+		fail_msg("no report on the stderr of load time: \"%s\"", out);
+}
+
+static void test_report_says_nothing_when_nothing_was_contended(void **state)
+{
+	char *env[] = { "AMUTEX_REPORT=stderr", NULL };
+	char out[8192];
+
+	(void)state;
+	assert_int_equal(run_self("uncontended", env, out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+}
+
+/* ---- Metrics publishers and the watchdog across fork ---- */
+
+static int count_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static ino_t inode_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/* Until path is written anew (the publisher renames a new file in), up to 10 s. */
+static int rewritten(const char *path)
+{
+	ino_t first = inode_of(path);
+
+	for (int i = 0; i < 10000; i++) {
+		ino_t now = inode_of(path);
+
+		if (now && now != first)
+			return 1;
+		nap_ms(1);
+	}
+	return 0;
+}
+
+/*
+ * Runs with AMUTEX_METRICS=DIR/m.%p.prom and AMUTEX_WATCH from the test:
+ * the publisher and the watchdog (two threads) run here and in a forked
+ * child, and the child's exit() leaves the parent's running.
+ */
+static int child_metrics_across_fork(void)
+{
+	const char *dir = getenv("METRICS_DIR");
+	char mine[512], theirs[512];
+	int before = count_threads(), status;
+	pid_t pid;
+
+	snprintf(mine, sizeof(mine), "%s/m.%ld.prom", dir, (long)getpid());
+	if (before != 3 || !rewritten(mine))
+		return 20;	/* main, publisher, watchdog; the file written */
+	pid = fork();
+	if (pid == 0) {
+		snprintf(theirs, sizeof(theirs), "%s/m.%ld.prom", dir, (long)getpid());
+		if (count_threads() != 3)
+			_exit(21);
+		if (!rewritten(theirs))
+			_exit(22);
+		exit(0);	/* at-exit: stops this child's threads only */
+	}
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return WIFEXITED(status) ? WEXITSTATUS(status) : 23;
+	if (count_threads() != before)
+		return 24;	/* the child's exit stopped the parent's threads */
+	return rewritten(mine) ? 0 : 25;
+}
+
+static void test_metrics_publisher_and_watchdog_run_in_a_forked_child_and_survive_its_exit(
+	void **state)
+{
+	char dir[] = "/tmp/amutex-metrics-XXXXXX", out[4096], metrics[600], dirv[600];
+	/*
+	 * LeakSanitizer (the static build under ASan) would count what the
+	 * parent's publisher had allocated when fork copied it mid-write: that
+	 * thread does not exist in the child, so nothing points to it there.
+	 */
+	char *env[] = { metrics, "AMUTEX_METRICS_INTERVAL=5ms", "AMUTEX_WATCH=p99=1s,window=40ms",
+			dirv, "ASAN_OPTIONS=detect_leaks=0", NULL };
+	int rc;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(metrics, sizeof(metrics), "AMUTEX_METRICS=%s/m.%%p.prom", dir);
+	snprintf(dirv, sizeof(dirv), "METRICS_DIR=%s", dir);
+	rc = run_self("metrics-fork", env, out, sizeof(out));
+	if (rc != 0)
+		fail_msg("metrics across fork: step %d failed; stderr: %s", rc, out);
+	{
+		char cmd[700];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
+/* Programs the tests run in a fresh process (fork and exec of this binary). */
+static int run_child(const char *how)
+{
+	if (strcmp(how, "close-stderr") == 0)
+		return child_closes_stderr_after_contention();
+	if (strcmp(how, "uncontended") == 0) {
+		pthread_mutex_lock(&reported);
+		pthread_mutex_unlock(&reported);
+		return 0;
+	}
+	if (strcmp(how, "metrics-fork") == 0)
+		return child_metrics_across_fork();
+	return 2;
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_drop_in_answers_pthread_calls),
@@ -699,7 +1558,25 @@ int main(void)
 		cmocka_unit_test(test_child_of_fork_can_use_every_mutex),
 		cmocka_unit_test(test_condvar_torture_consumes_every_item_once),
 		cmocka_unit_test(test_report_at_exit_names_the_contended_call_site),
+		cmocka_unit_test(test_timedlock_with_negative_tv_sec_returns_etimedout),
+		cmocka_unit_test(test_cond_timedwait_with_negative_tv_sec_returns_etimedout),
+		cmocka_unit_test(test_unlock_of_unlocked_normal_mutex_returns_0_as_glibc),
+		cmocka_unit_test(test_cond_broadcast_then_destroy_returns_0_and_nothing_touches_it_after),
+		cmocka_unit_test(test_cond_signal_then_destroy_returns_0_and_nothing_touches_it_after),
+		cmocka_unit_test(test_shared_cond_broadcast_then_destroy_returns_0_and_nothing_touches_it_after),
+		cmocka_unit_test(test_cond_destroy_with_a_blocked_waiter_returns_ebusy),
+		cmocka_unit_test(test_cancelled_cond_waiters_never_swallow_a_signal),
+		cmocka_unit_test(test_signal_meeting_leaving_waiters_still_wakes_a_waiting_one),
+		cmocka_unit_test(test_mutex_destroy_while_a_cond_waiter_will_relock_returns_ebusy),
+		cmocka_unit_test(test_child_of_fork_locks_mutexes_with_sleepers_and_a_handoff_in_flight),
+		cmocka_unit_test(test_report_names_the_caller_of_cond_wait_for_a_relock),
+		cmocka_unit_test(test_report_to_stderr_survives_a_program_closing_stderr),
+		cmocka_unit_test(test_report_says_nothing_when_nothing_was_contended),
+		cmocka_unit_test(test_metrics_publisher_and_watchdog_run_in_a_forked_child_and_survive_its_exit),
 	};
 
+	main_argv = argv;
+	if (argc > 1)
+		return run_child(argv[1]);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

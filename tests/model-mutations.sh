@@ -200,7 +200,7 @@ EOF
 # Needs four threads: the T4 thread, a holder that locks twice, a sleeper,
 # and a spinner that claims WOKEN between the holder's two unlocks.
 mutant wake_one_ignores_woken amutex.pml \
-	"-DNT=4 -DR0=2 -DR1=1 -DR2=1 -DR3=1 -DOPS1=OP_TIMED -DOPS3=OP_LOCK -DSTARVE=0 -DLIFETIME=0 -DS0=0 -DS2=0 -DCOLLAPSE" \
+	"-DNT=4 -DR0=2 -DR1=1 -DR2=1 -DR3=1 -DOPS1=OP_TIMED -DOPS3=OP_LOCK -DSTARVE=0 -DLIFETIME=0 -DSP0=0 -DSP2=0" \
 	"$RUN" "$INV2|WOKEN|wown" <<'EOF'
 s/:: W\(old\) == 0 \|\| \(old & \(LOCKED \| WOKEN \| STARVING\)\) ->/:: W(old) == 0 || (old & (LOCKED | STARVING)) ->/
 EOF

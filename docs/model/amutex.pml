@@ -116,17 +116,17 @@
 #ifndef SPINS
 #define SPINS 1			/* AMUTEX_DEFAULT_SPIN_ROUNDS is 4: each is one more look */
 #endif
-#ifndef S0
-#define S0 SPINS		/* per thread: 0 for AMUTEX_SPIN=off */
+#ifndef SP0
+#define SP0 SPINS		/* spin rounds per thread: 0 is AMUTEX_SPIN=off */
 #endif
-#ifndef S1
-#define S1 SPINS
+#ifndef SP1
+#define SP1 SPINS
 #endif
-#ifndef S2
-#define S2 SPINS
+#ifndef SP2
+#define SP2 SPINS
 #endif
-#ifndef S3
-#define S3 SPINS
+#ifndef SP3
+#define SP3 SPINS
 #endif
 #ifndef STARVE
 #define STARVE 1		/* 0: the threshold is "never" */
@@ -731,7 +731,7 @@ init {
 		ops[0] = OPS0; ops[1] = OPS1; ops[2] = OPS2; ops[3] = OPS3;
 		moved[0] = 1; moved[1] = 1; moved[2] = 1; moved[3] = 1;
 		rounds[0] = R0; rounds[1] = R1; rounds[2] = R2; rounds[3] = R3;
-		spins[0] = S0; spins[1] = S1; spins[2] = S2; spins[3] = S3;
+		spins[0] = SP0; spins[1] = SP1; spins[2] = SP2; spins[3] = SP3;
 		run T(0);
 		run T(1);
 #if NT >= 3

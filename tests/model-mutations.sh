@@ -8,7 +8,8 @@
 # Each mutant: a name, spin's -D flags, pan's flags, the text the violated
 # property prints (a regex over pan's first error line), and a perl program
 # (perl -0pe) that makes the change. The script checks that the program
-# changed the model, so a mutant cannot silently stop applying.
+# changed the model, so a mutant cannot silently stop applying. Under a
+# minute on two cores; the 4-thread mutant takes most of it.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 models=$(cd "$here/../docs/model" && pwd)

@@ -11,7 +11,7 @@
 # configuration to passing and move it to the passing list; until then it
 # is a failure of this test if the known failure goes away or changes.
 #
-# About 3 minutes on two cores; at most ~1.5 GB of memory (pan -DMEMLIM).
+# About 2 minutes on two cores; under 1 GB of memory (pan -DMEMLIM=1500 caps it).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 models=$(cd "$here/../docs/model" && pwd)

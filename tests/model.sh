@@ -78,7 +78,10 @@ check "ltl ends_starvation, weak fairness, 3 x 1" $M \
 # thread that queued before a handoff token was posted but has not slept yet
 # (or whose wait returned because the word moved) takes the token ahead of
 # the oldest sleeper, which the post's FUTEX_WAKE only made runnable; two
-# such threads can alternate and pass the oldest sleeper every time. K = 1
+# such threads can alternate and pass the oldest sleeper every time. (The
+# other way the model found, a thread taking back a token posted before it
+# queued, is closed: sema_take checks the post count after every wake-up.)
+# K = 1
 # (each other thread at most once while the oldest sleeper waits: the
 # "handed over in futex order" of docs/design.md) fails. A fix must flip
 # this to passing (and move it above).

@@ -157,6 +157,12 @@ byte state = 0;			/* amutex_t.state */
  */
 byte sema = 0;
 bit moved[MAXT];
+/*
+ * posted[t]: a post has happened since t's queueing snapshot (the C
+ * compares the post count, bits 8-31 of sema, with the snapshot's).
+ * sema_take takes a token only then, or once the orphan check fired.
+ */
+bit posted[MAXT];
 #define READ_SEMA(v)	v = sema; moved[id] = 0		/* v = load(&m->sema) */
 #define SAME_SEMA	(!moved[id])			/* sema still == what id read */
 #define WRITE_SEMA(v)	sema = v; moved[0] = 1; moved[1] = 1; moved[2] = 1; moved[3] = 1
@@ -278,7 +284,8 @@ inline released() {
 
 /* sema_post: the token (sema += POST), then the wake. */
 inline sema_post() {
-	atomic { ACC; WR; WRITE_SEMA(sema + 1); committed--; INV };	/* sema += POST */
+	atomic { ACC; WR; WRITE_SEMA(sema + 1); posted[0] = 1; posted[1] = 1; posted[2] = 1;
+		 posted[3] = 1; committed--; INV };	/* sema += POST */
 	futex_wake_one()
 }
 
@@ -507,7 +514,7 @@ compete:	/* L2 or L4 from old, in one CAS; the snapshot of sema first (invariant
 		:: else
 		fi;
 		if :: awoke -> assert(old & WOKEN); new = new & ~WOKEN :: else fi;
-		ACC; READ_SEMA(seen)
+		ACC; READ_SEMA(seen); posted[id] = 0	/* the queueing snapshot (posts0) */
 	};
 compete_cas:
 	atomic {
@@ -567,10 +574,11 @@ asleep:
 	fi;
 look:
 	atomic { ACC; READ_SEMA(seen) };
-trytake:	/* sema_trytake */
+trytake:	/* sema_trytake, after sema_take's check of the post count */
 	atomic {
 		if
 		:: TOKENS(seen) == 0 -> rescue = 0; FUTEX_WAIT
+		:: TOKENS(seen) > 0 && !posted[id] && !rescue -> goto refuse	/* older sleepers' only */
 		:: else
 		fi;
 		ACC;
@@ -586,6 +594,10 @@ trytake:	/* sema_trytake */
 		:: else -> READ_SEMA(seen); goto trytake
 		fi
 	};
+
+refuse:	/* a wake-up that may have been the token owner's: pass it on, sleep again */
+	futex_wake_one();
+	atomic { FUTEX_WAIT };
 
 cancel:	/* cancel_wait: T1, T2, T3 */
 	atomic { ACC; READ_SEMA(seen) };

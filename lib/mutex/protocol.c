@@ -35,6 +35,7 @@
 
 #define TOKEN  1u
 #define TOKENS(w) AMUTEX__SEMA_TOKENS(w)
+#define POSTS(w)  ((w) >> 8)
 #define POST   AMUTEX__SEMA_POST
 
 #define load(p)  __atomic_load_n((p), __ATOMIC_RELAXED)
@@ -46,7 +47,7 @@
 uint64_t amutex__steps[AMUTEX_STEP_COUNT];
 const char *const amutex__step_names[AMUTEX_STEP_COUNT] = {
 	"L2", "L3", "L4", "L5", "L6", "U1", "U2", "U3", "U4",
-	"T1", "T2", "T3", "T4", "orphan", "S1", "EPERM", "F1",
+	"T1", "T2", "T3", "T4", "orphan", "refused", "S1", "EPERM", "F1",
 };
 uint32_t amutex__clock_scale = 1;
 void (*amutex__test_point)(enum amutex__point p, const amutex_t *m);
@@ -214,15 +215,28 @@ static void sema_post(amutex_t *m, int how)
 /*
  * sema_take: sleep until a token is ours, or ETIMEDOUT at abs. seen: the
  * word as read before queueing (any token in it is an older sleeper's), or
- * as read with no token in it. A futex call may return for any reason
- * (signals, spurious wake-ups, a timeout the clock does not confirm): the
- * word decides.
+ * as read with no token in it; posts0: the post count of the word read
+ * before queueing. A futex call may return for any reason (signals,
+ * spurious wake-ups, a stale wake meant for an earlier post, a timeout the
+ * clock does not confirm): the word decides. And it decides by invariant 4
+ * after every return, not only the first: while no post has happened since
+ * the thread queued, every token in the word is an older sleeper's, so the
+ * thread sleeps again (found by the model: a thread whose early return let
+ * it take tokens posted before it queued could take back its own handoff,
+ * again and again, while the oldest sleeper waited). The wake-up that
+ * brought it here may have been the one meant for the token's owner: it
+ * passes one on before it sleeps again (a wake on the address: harmless,
+ * and the mutex cannot be gone while this thread is blocked on it). The
+ * orphan check is the exception: once its bound fired, a token left in the
+ * word by a sleeper that timed out is the thread's by the count.
  */
-static int sema_take(amutex_t *m, uint32_t seen, const struct timespec *abs, int how)
+static int sema_take(amutex_t *m, uint32_t seen, uint32_t posts0,
+		     const struct timespec *abs, int how)
 {
 	clockid_t clock = how & AMUTEX_FUTEX_REALTIME ? CLOCK_REALTIME : CLOCK_MONOTONIC;
 	const struct timespec *until = abs;
 	struct timespec bound;
+	int rescue = 0;
 
 	if (TOKENS(seen)) {
 		clock_gettime(clock, &bound);
@@ -237,10 +251,17 @@ static int sema_take(amutex_t *m, uint32_t seen, const struct timespec *abs, int
 			if (until == &bound) {
 				STEP(ORPHAN);	/* look, then sleep as usual */
 				until = abs;
+				rescue = 1;
 			}
 		}
 		POINT(WOKE, m);
 		seen = __atomic_load_n(&m->sema, __ATOMIC_SEQ_CST);
+		if (!rescue && TOKENS(seen) && POSTS(seen) == posts0) {
+			/* Only older sleepers' tokens: pass the wake-up on, sleep again. */
+			STEP(REFUSED);
+			amutex__futex_wake(&m->sema, 1, how);
+			continue;
+		}
 		if (sema_trytake(m, &seen))
 			return 0;
 	}
@@ -289,6 +310,7 @@ struct waiter {
 	uint64_t first;			/* statistics: when it started */
 	uint64_t queued;		/* when it first queued; 0: not yet */
 	uint64_t got;			/* statistics: when the CAS that took the lock began */
+	uint32_t posts0;		/* sema's post count before the queueing CAS */
 };
 
 enum turn { OWNED, QUEUED, AGAIN };
@@ -445,7 +467,7 @@ static int cancel_wait(struct waiter *w)
 		old = load(&m->state);
 		if (WAITERS(old) == 0) {
 			STEP(T2);
-			return sema_take(m, seen, NULL, w->how);
+			return sema_take(m, seen, w->posts0, NULL, w->how);
 		}
 		new = old - WAITER;
 		/*
@@ -468,7 +490,8 @@ static int cancel_wait(struct waiter *w)
 /* sleep_for_token: wait for a token (a wake-up or a handoff); 0, or ETIMEDOUT having left the queue. */
 static int sleep_for_token(struct waiter *w, uint32_t seen)
 {
-	if (sema_take(w->m, seen, w->abs, w->how) != 0 && cancel_wait(w) != 0)
+	w->posts0 = POSTS(seen);
+	if (sema_take(w->m, seen, w->posts0, w->abs, w->how) != 0 && cancel_wait(w) != 0)
 		return ETIMEDOUT;
 	w->path = AMUTEX_PATH_SLEEP;
 	if (!w->starving)

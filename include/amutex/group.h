@@ -231,7 +231,8 @@ struct amutex_group_hot_key {
 AMUTEX_API int amutex_group_hot_keys(const amutex_group_t *g, struct amutex_group_hot_key *out,
 				     size_t max, size_t *n);
 /*
- * Append a key trace, one key per line, for bench/amutex-stripes --keys:
+ * Append a key trace, one key per line, for bench/amutex-stripes
+ * --dist trace:PATH:
  * integers in decimal, pointers as 0x..., byte strings as xxh3:HEX. which:
  * AMUTEX_GROUP_TRACE_ACQUIRED (the acquisitions sample: a model of the
  * workload) or AMUTEX_GROUP_TRACE_WAITS (the waits sample). *cursor (start

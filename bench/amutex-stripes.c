@@ -783,14 +783,14 @@ static void svg_write(FILE *f, const struct workload *w, const struct point *pts
 		if (pred[c].rate * scale > rmax)
 			rmax = pred[c].rate * scale;
 	rmax *= 1.1;
-	pmax *= 1.1;
+	pmax = pmax < 1000 ? 1000 : pmax * 1.1;	/* p99s of 0: an axis up to 1 us */
 #define SX(n) (X0 + (X1 - X0) * (log2((double)(n)) - lx0) / (lx1 - lx0))
 #define SY(r) (Y1 - (Y1 - Y0) * (r) / rmax)
 #define SP(v) (Y1 - (Y1 - Y0) * (v) / pmax)
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"470\" "
-		"viewBox=\"0 0 760 470\" font-family=\"sans-serif\" font-size=\"12\">\n"
-		"<rect width=\"760\" height=\"470\" fill=\"white\"/>\n");
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"520\" "
+		"viewBox=\"0 0 760 520\" font-family=\"sans-serif\" font-size=\"12\">\n"
+		"<rect width=\"760\" height=\"520\" fill=\"white\"/>\n");
 	fprintf(f, "<text x=\"%g\" y=\"22\" font-size=\"15\" font-weight=\"bold\">Throughput and "
 		"p99 wait by stripe count</text>\n", X0);
 	fprintf(f, "<text x=\"%g\" y=\"40\" fill=\"#444\">%u threads on %u CPUs, %" PRIu64
@@ -799,9 +799,8 @@ static void svg_write(FILE *f, const struct workload *w, const struct point *pts
 	fprintf(f, "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" "
 		"stroke=\"#999\"/>\n", X0, Y0, X1 - X0, Y1 - Y0);
 	for (int i = 0; i <= 4; i++) {
-		double r = rmax * i / 4 / 1.1 * 1.1, y = SY(rmax * i / 4);
+		double y = SY(rmax * i / 4);
 
-		(void)r;
 		fprintf(f, "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#eee\"/>\n",
 			X0, y, X1, y);
 		fprintf(f, "<text x=\"%g\" y=\"%.1f\" text-anchor=\"end\" fill=\"%s\">%s/s</text>\n",
@@ -818,7 +817,7 @@ static void svg_write(FILE *f, const struct workload *w, const struct point *pts
 			"%u</text>\n", x, Y1 + 16, x, Y1 + 16, counts[c]);
 	}
 	fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">stripes (log scale)</text>\n",
-		(X0 + X1) / 2, Y1 + 55);
+		(X0 + X1) / 2, Y1 + 52);
 	fprintf(f, "<text x=\"20\" y=\"%g\" transform=\"rotate(-90 20 %g)\" text-anchor=\"middle\" "
 		"fill=\"%s\">operations per second</text>\n", (Y0 + Y1) / 2, (Y0 + Y1) / 2, colors[0]);
 	fprintf(f, "<text x=\"745\" y=\"%g\" transform=\"rotate(90 745 %g)\" text-anchor=\"middle\" "
@@ -839,7 +838,7 @@ static void svg_write(FILE *f, const struct workload *w, const struct point *pts
 		for (int layout = 0; layout <= 1; layout++) {
 			int any = 0;
 			const char *color = kind == K_GROUP ? colors[layout] :
-					    kind == K_AMUTEX_ARRAY ? "#27ae60" : "#e67e22";
+					    kind == K_AMUTEX_ARRAY ? "#27ae60" : "#9a9a00";
 
 			for (size_t i = 0; i < npts; i++)
 				any |= pts[i].kind == (enum kind)kind && pts[i].layout == layout;
@@ -870,18 +869,29 @@ static void svg_write(FILE *f, const struct workload *w, const struct point *pts
 		"text-anchor=\"%s\">recommended: %u (%s)</text>\n", SX(rec) + 4, Y0 + 14,
 		SX(rec) > (X0 + X1) / 2 ? "end" : "start", rec,
 		rec_layout == AMUTEX_GROUP_PACKED ? "packed" : "padded");
-	/* Legend. */
+	/* Legend: the series drawn. */
 	{
-		struct { const char *color, *text, *dash; } legend[] = {
-			{ colors[0], "group throughput (padded; purple: packed)", "" },
-			{ colors[0], "predicted throughput (scaled to one amutex)", "6,4" },
-			{ "#d35400", "group p99 wait (right axis)", "" },
-			{ colors[2], "one amutex", "2,3" },
-			{ colors[3], "one pthread mutex", "2,3" },
-		};
+		struct { const char *color, *text, *dash; } legend[8];
+		int n = 0, has[3][2] = { { 0 } };
 
-		for (int i = 0; i < 5; i++) {
-			double y = 430 + (i / 3) * 16, x = X0 + (i % 3) * 220;
+		for (size_t i = 0; i < npts; i++)
+			has[pts[i].kind][pts[i].layout] = 1;
+#define ITEM(c, t, d) (legend[n].color = (c), legend[n].text = (t), legend[n++].dash = (d))
+		if (has[K_GROUP][0])
+			ITEM(colors[0], "group, padded", "");
+		if (has[K_GROUP][1])
+			ITEM(colors[1], "group, packed", "");
+		if (has[K_AMUTEX_ARRAY][0])
+			ITEM("#27ae60", "padded amutex array, same hash", "");
+		if (has[K_PTHREAD_ARRAY][0])
+			ITEM("#9a9a00", "padded pthread array, same hash", "");
+		ITEM(colors[0], "predicted (scaled to one amutex)", "6,4");
+		ITEM("#d35400", "group p99 wait (right axis)", "");
+		ITEM(colors[2], "one amutex", "2,3");
+		ITEM(colors[3], "one pthread mutex", "2,3");
+#undef ITEM
+		for (int i = 0; i < n; i++) {
+			double y = 448 + (i / 2) * 17, x = X0 + (i % 2) * 300;
 
 			fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" "
 				"stroke-width=\"2\"%s%s%s/>\n", x, y - 4, x + 24, y - 4, legend[i].color,

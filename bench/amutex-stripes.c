@@ -317,6 +317,16 @@ static void target_free(struct target *t)
 	free(t->p);
 }
 
+/* Quantile q of the waits recorded in h and `zeros` operations that did not wait. */
+static uint64_t quantile_all(const amutex_hist_t *h, uint64_t zeros, double q)
+{
+	double rank = q * (double)(h->count + zeros);
+
+	if (rank < (double)zeros || h->count == 0)
+		return 0;
+	return amutex_hist_quantile(h, (rank - (double)zeros) / (double)h->count);
+}
+
 static uint32_t **streams;
 static uint64_t *data_buf, *contended_buf;
 
@@ -383,16 +393,10 @@ static int measure(const struct workload *w, struct target *t, unsigned threads,
 	p->layout = t->layout;
 	p->memory = t->memory;
 	/* Operations that did not wait count as waits of 0 ns. */
-	if (w->kpo == 1) {
-		p->waits = waits;
-		all->bucket[0] += (uint32_t)(total - waits);
-		all->count += total - waits;
-	} else {
-		p->waits = 0;
-	}
-	p->p50 = amutex_hist_quantile(all, 0.5);
-	p->p99 = amutex_hist_quantile(all, 0.99);
-	p->p999 = amutex_hist_quantile(all, 0.999);
+	p->waits = w->kpo == 1 ? waits : 0;
+	p->p50 = quantile_all(all, total - all->count, 0.5);
+	p->p99 = quantile_all(all, total - all->count, 0.99);
+	p->p999 = quantile_all(all, total - all->count, 0.999);
 	for (uint64_t k = 0; k < w->keys; k++)
 		sum += data_buf[k];
 	p->counter_ok = sum == total * w->kpo;
@@ -1234,6 +1238,11 @@ static int run_all(struct workload *w, const uint32_t *counts, size_t ncounts,
 	printf("calibration: %.3f ns per work step; an uncontended operation costs %.0f ns "
 	       "beyond its work; a handover between two CPUs %.0f ns (one amutex, best of three "
 	       "30 ms runs each)\n", w->ns_per_iter, w->op_ns, w->handover_ns);
+	/* A lock passed between running threads takes well under a microsecond. */
+	if (w->handover_ns > 20000)
+		printf("warning: a handover took %.0f us: other work has these CPUs, so neither "
+		       "the prediction nor the measurements below describe the workload alone\n",
+		       w->handover_ns / 1000);
 
 	/* The prediction, before any measurement. */
 	predict(w, &m, counts, ncounts, pred);

@@ -16,6 +16,8 @@ struct snap {
 	uint64_t starving_ns;
 	int has_hold;
 	amutex_hist_t wait, hold;
+	const struct amutex__family *family;	/* a lock family's, and its snapshot */
+	void *fsnap;
 };
 
 struct snaps {
@@ -24,6 +26,8 @@ struct snaps {
 	uint64_t now;
 	int failed;
 };
+
+#define EACH_SNAP(all, p) for (struct snap *p = (all)->v; p < (all)->v + (all)->n; p++)
 
 static void take(void *arg, const struct amutex__stats *s)
 {
@@ -50,6 +54,20 @@ static void take(void *arg, const struct amutex__stats *s)
 	amutex__stats_wait(s, &p->wait);
 	amutex_hist_init(&p->hold);
 	p->has_hold = amutex__stats_hold(s, &p->hold) == 0;
+	p->family = s->family;
+	p->fsnap = NULL;
+	if (p->family) {
+		p->family->totals(s->family_data, &p->c, &p->wait);
+		p->fsnap = p->family->snapshot(s->family_data);
+	}
+}
+
+static void snaps_free(struct snaps *all)
+{
+	EACH_SNAP(all, p)
+		if (p->fsnap)
+			p->family->snapshot_free(p->fsnap);
+	free(all->v);
 }
 
 static int by_name(const void *a, const void *b)
@@ -75,7 +93,7 @@ static int snapshot(struct snaps *all)
 	all->now = amutex__now_ns();
 	amutex__registry_each(take, all);
 	if (all->failed) {
-		free(all->v);
+		snaps_free(all);
 		return ENOMEM;
 	}
 	if (all->n)
@@ -175,6 +193,52 @@ static void series(FILE *f, const char *metric, const struct snap *p, const char
 	fprintf(f, "\"%s} %llu\n", extra, v);
 }
 
+/* Prometheus label value into buf: backslash, double quote and newline escaped. */
+static void escape_label(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	for (; *s && o + 3 < len; s++) {
+		if (*s == '\\' || *s == '"')
+			buf[o++] = '\\';
+		if (*s == '\n') {
+			buf[o++] = '\\';
+			buf[o++] = 'n';
+			continue;
+		}
+		buf[o++] = *s;
+	}
+	buf[o] = '\0';
+}
+
+/* The metric families of lock families: each family's metrics, all its locks. */
+static void prometheus_families(FILE *f, const struct snaps *all)
+{
+	char label[2 * sizeof(all->v[0].name) + 1];
+
+	EACH(all, q) {
+		int seen = 0;
+
+		if (!q->family)
+			continue;
+		EACH(all, r)
+			if (r < q && r->family == q->family)
+				seen = 1;
+		if (seen)
+			continue;	/* written with its first lock */
+		for (size_t i = 0; i < q->family->nmetrics; i++) {
+			const struct amutex__family_metric *m = &q->family->metrics[i];
+
+			family(f, m->name, m->type, m->help);
+			EACH(all, p)
+				if (p->family == q->family && p->fsnap) {
+					escape_label(p->name, label, sizeof(label));
+					q->family->series(f, i, p->fsnap, label);
+				}
+		}
+	}
+}
+
 static void prometheus(FILE *f, const struct snaps *all)
 {
 	family(f, "amutex_acquisitions_total", "counter",
@@ -217,6 +281,7 @@ static void prometheus(FILE *f, const struct snaps *all)
 	EACH(all, p)
 		if (p->has_hold)
 			histogram(f, "amutex_hold_seconds", p, &p->hold);
+	prometheus_families(f, all);
 }
 
 static void json_hist(FILE *f, const amutex_hist_t *h)
@@ -261,6 +326,8 @@ static void json(FILE *f, const struct snaps *all)
 			fputs(", \"hold_ns\": ", f);
 			json_hist(f, &p->hold);
 		}
+		if (p->fsnap)
+			p->family->json(f, p->fsnap);
 		fputs("}", f);
 	}
 	fputs("\n]}\n", f);
@@ -300,6 +367,8 @@ static void table(FILE *f, struct snaps *all)
 			amutex_format_ns(p->wait.max_ns, c, sizeof(c)),
 			amutex_format_ns(p->wait.sum_ns, d, sizeof(d)),
 			(unsigned long long)p->c.starvation_entries, site);
+		if (p->fsnap)
+			p->family->table(f, p->fsnap);
 	}
 }
 
@@ -316,7 +385,7 @@ int amutex_export(FILE *out, enum amutex_format format)
 	case AMUTEX_FORMAT_TABLE: table(out, &all); break;
 	default: err = EINVAL;
 	}
-	free(all.v);
+	snaps_free(&all);
 	if (!err && (fflush(out) != 0 || ferror(out)))
 		err = EIO;
 	return err;

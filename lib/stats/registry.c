@@ -65,6 +65,7 @@ static struct cds_lfht *get_table(void)
 
 static void stats_free(struct amutex__stats *s)
 {
+	free(s->family_data);
 	free(s->name);
 	free(s->hold);
 	free(s);
@@ -75,6 +76,12 @@ static void registry_remove(struct amutex__stats *s);
 
 struct amutex__stats *amutex__stats_new(const amutex_t *m, const amutex_attr_t *attr)
 {
+	return amutex__stats_new_family(m, attr, NULL, NULL);
+}
+
+struct amutex__stats *amutex__stats_new_family(const amutex_t *m, const amutex_attr_t *attr,
+					       const struct amutex__family *family, void *data)
+{
 	struct amutex__stats *s = aligned_alloc(64, sizeof(*s));
 
 	if (!s)
@@ -82,6 +89,9 @@ struct amutex__stats *amutex__stats_new(const amutex_t *m, const amutex_attr_t *
 	memset(s, 0, sizeof(*s));
 	s->lock = m;
 	s->hooks = attr->hooks;
+	/* Before registry_add: its release publishes them with the block. */
+	s->family = family;
+	s->family_data = data;
 	if (attr->hold_times && !(s->hold = calloc(1, sizeof(*s->hold))))
 		goto fail;
 	if (attr->name && !(s->name = strdup(attr->name)))
@@ -90,6 +100,7 @@ struct amutex__stats *amutex__stats_new(const amutex_t *m, const amutex_attr_t *
 		goto fail;
 	return s;
 fail:
+	s->family_data = NULL;	/* still the caller's */
 	stats_free(s);
 	return NULL;
 }

@@ -19,6 +19,34 @@
 struct amutex__reg;
 
 /*
+ * A lock family: one statistics block that stands for many locks (a striped
+ * group: lib/group), with extra figures of its own. The block's own
+ * counters stay zero; exporters ask the family for its totals and let it
+ * write its extra fields. Its data is freed with the block, after every
+ * reader is done (free()). Called from exporters only, never from a lock
+ * path; the stats layer knows nothing else of the family.
+ */
+struct amutex__family {
+	/* Add the family's counters and wait times to c and wait (in the read-side section). */
+	void (*totals)(const void *data, struct amutex_counters *c, amutex_hist_t *wait);
+	/* Copy what the writers below need (in the read-side section); NULL when out of memory. */
+	void *(*snapshot)(const void *data);
+	void (*snapshot_free)(void *snap);
+	/* More members of the lock's JSON object, each written as ", \"key\": value". */
+	void (*json)(FILE *f, const void *snap);
+	/* Lines under the lock's row of the table. */
+	void (*table)(FILE *f, const void *snap);
+	/*
+	 * Prometheus: metric families of its own, written after the common
+	 * ones; series(f, i, snap, lock) writes metric i's series for one
+	 * lock, lock being its label value, already escaped.
+	 */
+	size_t nmetrics;
+	const struct amutex__family_metric { const char *name, *type, *help; } *metrics;
+	void (*series)(FILE *f, size_t i, const void *snap, const char *lock);
+};
+
+/*
  * Per-lock statistics block, allocated by amutex_init when asked for, or
  * taken from the drop-in's static pool. Counters of acquisitions and
  * handoffs are written by the thread that holds the lock, so a relaxed
@@ -52,6 +80,8 @@ struct amutex__stats {
 	char *name;			/* NULL: not registered */
 	struct amutex__reg *reg;
 	amutex_hist_t *hold;		/* NULL: hold times off */
+	const struct amutex__family *family;	/* NULL: one lock */
+	void *family_data;		/* the family's, freed with the block */
 } __attribute__((aligned(64)));
 
 _Static_assert(offsetof(struct amutex__stats, acquired_fast) ==
@@ -89,6 +119,13 @@ hidden void amutex__stats_name(const struct amutex__stats *s, char *buf, size_t 
 
 /* A block's life (registry.c). */
 hidden struct amutex__stats *amutex__stats_new(const amutex_t *m, const amutex_attr_t *attr);
+/*
+ * The same for a lock family: its block is m's, with data handed over to it
+ * (freed with the block). NULL when out of memory; data is then the caller's.
+ */
+hidden struct amutex__stats *amutex__stats_new_family(const amutex_t *m, const amutex_attr_t *attr,
+						      const struct amutex__family *family,
+						      void *data);
 /* Unregister (if named) and free, after readers are done. */
 hidden void amutex__stats_release(struct amutex__stats *s);
 /*

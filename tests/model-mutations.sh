@@ -33,6 +33,8 @@ mutant() {
 	# -O0: these searches are small, and gcc -O2 takes longer than most of them
 	cflags="-O0 -DSAFETY -DMEMLIM=3000"
 	[ -n "$ltl" ] && cflags="-O0 -DMEMLIM=3000"
+	# -w in the run flags: a bitstate search, for a space exhaustive search does not fit
+	case " $runflags " in *" -w"*) cflags="-O2 -DSAFETY -DBITSTATE" ;; esac
 	spin $dflags -a m.pml >spin.out 2>&1 &&
 		gcc $cflags -o pan pan.c >gcc.out 2>&1 ||
 		{ echo "FAIL $name: does not build"; cat spin.out; failures+=("$name (build)"); survived=$((survived + 1)); return; }
@@ -200,9 +202,11 @@ EOF
 
 # Needs four threads: the T4 thread, a holder that locks twice, a sleeper,
 # and a spinner that claims WOKEN between the holder's two unlocks.
+# Bitstate: since sema_take passes on a wake-up it refuses, this space no
+# longer fits exhaustively in 3 GB (22M states, found at depth 157, 20 s).
 mutant wake_one_ignores_woken amutex.pml \
 	"-DNT=4 -DR0=2 -DR1=1 -DR2=1 -DR3=1 -DOPS1=OP_TIMED -DOPS3=OP_LOCK -DSTARVE=0 -DLIFETIME=0 -DSP0=0 -DSP2=0" \
-	"$RUN" "$INV2|WOKEN|wown" <<'EOF'
+	"$RUN -w28" "$INV2|WOKEN|wown" <<'EOF'
 s/:: W\(old\) == 0 \|\| \(old & \(LOCKED \| WOKEN \| STARVING\)\) ->/:: W(old) == 0 || (old & (LOCKED | STARVING)) ->/
 EOF
 

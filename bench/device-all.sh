@@ -104,9 +104,7 @@ group)
 	elapsed group
 	;;
 dropin)
-	if [ -f "$D/device-dropin-condvar.sh" ]; then
-		bash "$D/device-dropin-condvar.sh" "$D" "$OUT/dropin"
-	fi
+	bash "$D/device-dropin.sh" "$D" "$OUT/dropin" all 3
 	elapsed dropin
 	;;
 esac

@@ -34,20 +34,18 @@ static_build "$wt" "$wt/build" amutex-bench
 cp "$wt/build/bench/amutex-bench" "$out/amutex-bench-prev"
 git worktree remove --force "$wt"
 
-# The drop-in: a dynamic amutex-bench, the library and its dependencies.
+# The drop-in: a dynamic amutex-bench, the library and its dependencies,
+# the C++ condvar pool (bench/device-dropin-prepare.sh).
 cmake -S . -B build/device-dyn -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAMUTEX_BUILD_TESTS=OFF >/dev/null
 cmake --build build/device-dyn -j "$jobs" --target amutex-bench amutex-pthread >/dev/null
-cp build/device-dyn/bench/amutex-bench "$out/amutex-bench-dyn"
-cp -P build/device-dyn/libamutex-pthread.so* "$out/lib/"
-for so in $(ldd build/device-dyn/libamutex-pthread.so | awk '/urcu|xxhash/ {print $3}'); do
-	cp -L "$so" "$out/lib/"
-done
+bash bench/device-dropin-prepare.sh build/device-dyn "$out"
 
 {
 	echo "# commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo +uncommitted)"
 	echo "# baseline: $(git rev-parse --short "$base")"
 	echo "# built: $(date -u +%Y-%m-%dT%H:%MZ) on $(uname -m), $(gcc --version | head -1)"
 } >"$out/build-info.txt"
-cp bench/device-all.sh bench/dropin-compare.sh "$out/"
+cp bench/device-all.sh bench/device-stripes.sh bench/device-dropin.sh bench/dropin-compare.sh \
+	bench/dropin-condvar.sh bench/condvar_pingpong.py "$out/"
 ls -la "$out" "$out/lib"
 du -sh "$out"

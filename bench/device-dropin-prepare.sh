@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$D/lib"
 cp "$B/bench/amutex-bench" "$D/amutex-bench-dyn"
 cp -L "$B/libamutex-pthread.so" "$D/lib/libamutex-pthread.so"
-for so in $(ldd "$B/libamutex-pthread.so" "$B/bench/amutex-bench" | awk '/liburcu/ {print $3}' | sort -u); do
+for so in $(ldd "$B/libamutex-pthread.so" "$B/bench/amutex-bench" | awk '/liburcu|libxxhash/ {print $3}' | sort -u); do
 	cp -L "$so" "$D/lib/"
 done
 g++ -O2 -pthread -static-libstdc++ -static-libgcc -o "$D/condvar_pool" "$here/condvar_pool.cc"

@@ -55,11 +55,17 @@ core)
 	elapsed core
 	;;
 ab)
-	# This commit against the previous submission's, amutex only, alternating.
-	header ab.txt "bench/device-all.sh ab: amutex-bench of this commit (amutex) and of the baseline (amutex@prev), alternating"
+	# This commit against other builds (amutex-bench-NAME: prev, the
+	# previous submission's; others a device-build.sh caller added), amutex
+	# only, alternating.
+	header ab.txt "bench/device-all.sh ab: amutex-bench of this commit (amutex) and other builds (amutex@NAME), alternating"
 	ab() {
 		for rep in 1 2; do
-			"$D/amutex-bench-prev" "$@" --locks amutex | sed 's/^SUMMARY /SUMMARY variant=prev /' | tee -a "$OUT/ab.txt"
+			for b in "$D"/amutex-bench-*; do
+				v=${b##*/amutex-bench-}
+				case $v in dyn) continue ;; esac
+				"$b" "$@" --locks amutex | sed "s/^SUMMARY /SUMMARY variant=$v /" | tee -a "$OUT/ab.txt"
+			done
 			run ab.txt "$D/amutex-bench" "$@" --locks amutex
 		done
 	}

@@ -629,11 +629,12 @@ int amutex__lock_slow(amutex_t *m, const struct timespec *abs)
  *       count, keep STARVING; then post the token: the handoff.
  *   U4  starvation mode, nobody left (they timed out): leave the mode while
  *       still holding the lock, then release as U1.
- * EPERM, changing nothing, when the mutex is not locked.
+ * EPERM, changing nothing, when the mutex is not locked. seen: the word as
+ * the inline path last read it.
  */
-int amutex__unlock_slow(amutex_t *m)
+int amutex__unlock_slow(amutex_t *m, uint32_t seen)
 {
-	uint32_t old = load(&m->state), new;
+	uint32_t old = seen, new;
 	int how = futex_how(m), post;
 
 	if (!(old & LOCKED)) {

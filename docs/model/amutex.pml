@@ -317,7 +317,7 @@ inline unlock() {
 		fi;
 		ACC;
 		if
-		:: state == LOCKED -> WR; state = 0; released(); ok = 1; INV	/* U1, inline: a load, the CAS if LOCKED alone */
+		:: state == LOCKED -> WR; state = 0; released(); ok = 1; INV	/* U1, inline */
 		:: else -> ok = 0
 		fi
 	};

@@ -189,17 +189,14 @@ int pthread_mutex_trylock(pthread_mutex_t *pm)
 	return 0;
 }
 
-/*
- * Everything but the plain unlock that finds nobody waiting. seen: the word
- * as the plain unlock last read it (0 if it made none).
- */
-__attribute__((noinline)) static int unlock_rest(struct pt_mutex *m, uint32_t seen)
+/* Everything but the plain unlock that finds nobody waiting. */
+__attribute__((noinline)) static int unlock_rest(struct pt_mutex *m)
 {
 	int kind = pt_kind(m), type;
 
 	/* glibc's normal unlock of an unlocked mutex changes nothing and says 0. */
 	if (plain_kind(kind)) {
-		(void)amutex__unlock_slow(&m->core, seen);
+		(void)amutex__unlock_slow(&m->core);
 		return 0;
 	}
 	if (kind & KIND_GLIBC)
@@ -220,12 +217,11 @@ __attribute__((noinline)) static int unlock_rest(struct pt_mutex *m, uint32_t se
 int pthread_mutex_unlock(pthread_mutex_t *pm)
 {
 	struct pt_mutex *m = (struct pt_mutex *)pm;
-	uint32_t seen = 0;
 
 	/* The plain, uncontended unlock; all else, misuse included, out of line. */
-	if (__builtin_expect(plain_kind(pt_kind(m)), 1) && amutex__release_fast(&m->core, &seen))
+	if (__builtin_expect(plain_kind(pt_kind(m)), 1) && amutex__release_fast(&m->core))
 		return 0;
-	return unlock_rest(m, seen);
+	return unlock_rest(m);
 }
 
 /*

@@ -629,12 +629,11 @@ int amutex__lock_slow(amutex_t *m, const struct timespec *abs)
  *       count, keep STARVING; then post the token: the handoff.
  *   U4  starvation mode, nobody left (they timed out): leave the mode while
  *       still holding the lock, then release as U1.
- * EPERM, changing nothing, when the mutex is not locked. seen: the word as
- * the inline path last read it.
+ * EPERM, changing nothing, when the mutex is not locked.
  */
-int amutex__unlock_slow(amutex_t *m, uint32_t seen)
+int amutex__unlock_slow(amutex_t *m)
 {
-	uint32_t old = seen, new;
+	uint32_t old = load(&m->state), new;
 	int how = futex_how(m), post;
 
 	if (!(old & LOCKED)) {

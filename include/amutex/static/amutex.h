@@ -103,7 +103,7 @@ AMUTEX__STATIC_ASSERT(offsetof(struct amutex__stats_head, acquired_fast) == 0,
 
 /* The slow paths (lib/mutex/protocol.c). */
 AMUTEX_API int amutex__lock_slow(amutex_t *m, const struct timespec *abs_mono);
-AMUTEX_API int amutex__unlock_slow(amutex_t *m, uint32_t seen);
+AMUTEX_API int amutex__unlock_slow(amutex_t *m);
 AMUTEX_API void amutex__trylocked_timed(amutex_t *m);
 
 /*
@@ -137,22 +137,16 @@ static inline int amutex__acquire_fast(amutex_t *m)
 }
 
 /*
- * amutex__release_fast: U1, the CAS from LOCKED to 0, when the word is
- * exactly LOCKED. 1 when that was all (nobody waits, the mutex neither
- * starves nor keeps hold times); else 0, *seen is the word as last read,
- * and amutex__unlock_slow(m, *seen) does the rest. The plain load first:
- * under contention the word is rarely LOCKED alone (a spinner's WOKEN, a
- * sleeper's count), and a CAS bound to fail would cost a locked
- * instruction on the busiest line (16 threads on 16 cores: 11-14% of
- * throughput, run 10 of docs/benchmarks.md); uncontended, the load hits
- * the line the lock's CAS just wrote. Release: paired with the acquire in
- * amutex__acquire_fast and the slow path.
+ * amutex__release_fast: U1, the CAS from LOCKED to 0. 1 when that was all
+ * (nobody waits, the mutex neither starves nor keeps hold times); else 0,
+ * and amutex__unlock_slow does the rest. Release: paired with the acquire
+ * in amutex__acquire_fast and the slow path.
  */
-static inline int amutex__release_fast(amutex_t *m, uint32_t *seen)
+static inline int amutex__release_fast(amutex_t *m)
 {
-	*seen = __atomic_load_n(&m->state, __ATOMIC_RELAXED);
-	return __builtin_expect(*seen == AMUTEX__LOCKED, 1) &&
-	       __builtin_expect(__atomic_compare_exchange_n(&m->state, seen, 0, 0,
+	uint32_t locked = AMUTEX__LOCKED;
+
+	return __builtin_expect(__atomic_compare_exchange_n(&m->state, &locked, 0, 0,
 			__ATOMIC_RELEASE, __ATOMIC_RELAXED), 1);
 }
 
@@ -194,9 +188,7 @@ static inline int amutex_timedlock(amutex_t *m, const struct timespec *abs_mono)
 
 static inline int amutex_unlock(amutex_t *m)
 {
-	uint32_t seen;
-
-	return amutex__release_fast(m, &seen) ? 0 : amutex__unlock_slow(m, seen);
+	return amutex__release_fast(m) ? 0 : amutex__unlock_slow(m);
 }
 
 #ifdef __cplusplus

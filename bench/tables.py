@@ -12,7 +12,8 @@ table names the commit and machine its file says it measured.
 
 --update rewrites every block of docs/benchmarks.md that sits between
 "<!-- table FILE KIND -->" and "<!-- /table -->" from FILE (relative to the
-repository root), KIND being one of: scenarios, targets, stats, ab.
+repository root), KIND being one of: scenarios, targets, stats, ab,
+ratios (bench/dropin-condvar.sh's), verbatim (a driver's own summary).
 """
 import re
 import statistics
@@ -223,7 +224,45 @@ def ab(path):
     return "\n".join(out)
 
 
-KINDS = {"scenarios": scenarios, "targets": targets, "ab": ab}
+def stats(path):
+    """Statistics on against off, per scenario (lock=amutex-stats beside lock=amutex)."""
+    head, rows = parse(path)
+    out = [caption(head, path), ""]
+    out.append("| scenario | runs | without | with statistics | with/without | target | result |")
+    out.append("|---|---|---|---|---|---|---|")
+    for k, locks in group(rows).items():
+        off, on = locks.get("amutex"), locks.get("amutex-stats")
+        if not off or not on:
+            continue
+        a, b = med(off, "ops_per_sec"), med(on, "ops_per_sec")
+        limit = 0.97 if k[0] == "uncontended" else 0.95
+        out.append("| %s | %d | %s | %s | **%.3fx** | ≥ %.2fx | %s |" % (
+            label(k), min(len(off), len(on)), fmt_rate(a), fmt_rate(b), b / a, limit,
+            "met" if b / a >= limit else "missed"))
+    return "\n".join(out)
+
+
+def verbatim(path):
+    """A summary a driver printed itself (its lines, as they are)."""
+    lines = [l.rstrip("\n") for l in open(path) if not l.startswith("PAIR ")]
+    return "Raw: `%s`.\n\n```\n%s\n```" % (path, "\n".join(lines))
+
+
+def ratios(path):
+    """The RATIO lines of bench/dropin-condvar.sh (drop-in / glibc, median of pairs)."""
+    out = ["Raw: `%s` (%s)." % (path, next((l.strip() for l in open(path) if l.startswith("machine:")), "")), ""]
+    out.append("| workload | median ratio (drop-in / glibc) | pairs |")
+    out.append("|---|---|---|")
+    for l in open(path):
+        if l.startswith("RATIO "):
+            kv = dict(p.split("=", 1) for p in l.split()[1:] if "=" in p)
+            out.append("| %s | **%sx** | %s |" % (kv["scenario"], kv["median"],
+                       l.split("pairs=", 1)[1].strip()))
+    return "\n".join(out)
+
+
+KINDS = {"scenarios": scenarios, "targets": targets, "ab": ab, "stats": stats,
+         "verbatim": verbatim, "ratios": ratios}
 
 
 def update(doc):

@@ -22,6 +22,7 @@
  * result; --json FILE writes the same records as a JSON array.
  */
 #define _GNU_SOURCE
+#include "bench.h"
 #include <amutex/stats.h>
 #include <errno.h>
 #include <getopt.h>
@@ -85,14 +86,6 @@ struct thread_arg {
 	uint64_t ops, sink;
 	amutex_hist_t wait;
 } __attribute__((aligned(64)));
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void busy_ns(uint64_t ns)
 {
@@ -520,25 +513,6 @@ static int parse_uint(const char *opt, const char *s, unsigned max, unsigned *ou
 	return 0;
 }
 
-static unsigned restrict_cpus(unsigned n)
-{
-	cpu_set_t set, mine;
-	unsigned have = 0;
-
-	sched_getaffinity(0, sizeof(set), &set);
-	CPU_ZERO(&mine);
-	for (int c = 0; c < CPU_SETSIZE && (!n || have < n); c++)
-		if (CPU_ISSET(c, &set)) {
-			CPU_SET(c, &mine);
-			have++;
-		}
-	if (n && sched_setaffinity(0, sizeof(mine), &mine) != 0) {
-		perror("amutex-bench: sched_setaffinity");
-		exit(2);
-	}
-	return have;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -596,7 +570,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	p.cpus = restrict_cpus(cpus);
+	p.cpus = restrict_cpus(cpus, "amutex-bench");
 	p.consumers = (int)consumers;
 	p.threads = p.scenario == UNCONTENDED ? 1 :
 		    p.scenario == HOG ? (int)waiters + 1 :

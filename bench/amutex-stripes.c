@@ -18,6 +18,7 @@
  * paths inline, as in a real program.
  */
 #define _GNU_SOURCE
+#include "bench.h"
 #include <amutex/group.h>
 #include <amutex/stats.h>
 #include <errno.h>
@@ -64,14 +65,6 @@ struct workload {
 	 */
 	double ns_per_iter, op_ns, handover_ns;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Busy work the compiler cannot remove: an LCG chain, calibrated below. */
 static inline uint64_t work(uint64_t x, unsigned iters)
@@ -1063,25 +1056,6 @@ static int parse_counts(const char *s, uint32_t *counts, size_t *n)
 	return 0;
 }
 
-static unsigned restrict_cpus(unsigned n)
-{
-	cpu_set_t set, mine;
-	unsigned have = 0;
-
-	sched_getaffinity(0, sizeof(set), &set);
-	CPU_ZERO(&mine);
-	for (int c = 0; c < CPU_SETSIZE && (!n || have < n); c++)
-		if (CPU_ISSET(c, &set)) {
-			CPU_SET(c, &mine);
-			have++;
-		}
-	if (n && sched_setaffinity(0, sizeof(mine), &mine) != 0) {
-		perror("amutex-stripes: sched_setaffinity");
-		exit(2);
-	}
-	return have;
-}
-
 /* ns per LCG step, the best of three 20 ms runs. */
 static double calibrate_work(void)
 {
@@ -1599,7 +1573,7 @@ int main(int argc, char **argv)
 		ncounts = sizeof(dflt) / sizeof(dflt[0]);
 		memcpy(counts, dflt, sizeof(dflt));
 	}
-	w.cpus = restrict_cpus((unsigned)cpus);
+	w.cpus = restrict_cpus((unsigned)cpus, "amutex-stripes");
 	w.threads = threads ? (unsigned)threads : w.cpus;
 	if (build_distribution(&w) != 0) {
 		fprintf(stderr, "%s: cannot build the key distribution\n", prog);

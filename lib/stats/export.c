@@ -128,8 +128,8 @@ static void put_label(FILE *f, const char *s)
 	}
 }
 
-/* JSON string body. */
-static void put_json(FILE *f, const char *s)
+/* JSON string body (without the quotes), for every JSON this library writes. */
+void amutex__json_chars(FILE *f, const char *s)
 {
 	for (; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
@@ -304,7 +304,7 @@ static void json(FILE *f, const struct snaps *all)
 	EACH(all, p) {
 		amutex__symbolize(p->c.first_contended_site, site, sizeof(site));
 		fprintf(f, "%s\n  {\"name\": \"", p == all->v ? "" : ",");
-		put_json(f, p->name);
+		amutex__json_chars(f, p->name);
 		fprintf(f, "\", \"address\": \"%p\", \"acquired\": {\"fast\": %llu, "
 			"\"spin\": %llu, \"sleep\": %llu}, \"handoffs\": %llu, "
 			"\"timeouts\": %llu, \"starvation\": {\"entries\": %llu, "
@@ -319,7 +319,7 @@ static void json(FILE *f, const struct snaps *all)
 			(unsigned long long)p->c.starvation_exits,
 			(double)p->starving_ns / 1e9, p->c.starving ? "true" : "false",
 			(unsigned long long)p->c.peak_waiters);
-		put_json(f, site);
+		amutex__json_chars(f, site);
 		fputs("\", \"wait_ns\": ", f);
 		json_hist(f, &p->wait);
 		if (p->has_hold) {

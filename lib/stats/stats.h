@@ -141,6 +141,9 @@ hidden void amutex__registry_pending(struct amutex__stats *s);
 hidden void amutex__registry_each(void (*fn)(void *arg, const struct amutex__stats *s),
 				  void *arg);
 
+/* s as the body of a JSON string: quotes, backslashes, controls escaped (export.c). */
+hidden void amutex__json_chars(FILE *f, const char *s);
+
 /* "func+0x1c (libfoo.so)" or "0x7f..": for reports (symbolize.c). */
 hidden void amutex__symbolize(const void *addr, char *buf, size_t len);
 

@@ -17,12 +17,14 @@
  * design of musl's private condvars). A waiter queues its node under the
  * list's lock while it holds the mutex, then unlocks the mutex and sleeps
  * on its node's barrier. Signal and broadcast, under the list's lock, mark
- * the oldest nodes SIGNALED and detach them from the list, then open the
- * barrier of the oldest only. Each woken waiter opens the barrier of the
- * next one when its own opens, and relocks the mutex without spinning (its
- * signaller may still hold it, on the CPU the wake-up was placed on),
- * queueing on it in the order they waited: a broadcaster makes one futex
- * wake, not one per waiter, and no woken thread spins against a holder.
+ * the oldest nodes SIGNALED and detach them from the list, linking them
+ * as a binary heap in the order they waited (the i-th marked, from 0, has
+ * the 2i+1-th and 2i+2-th as kids), then open the barrier of the oldest
+ * only. Each woken waiter opens its kids' barriers when its own opens, and
+ * relocks the mutex without spinning (its signaller may still hold it, on
+ * the CPU the wake-up was placed on): a broadcaster makes one futex wake,
+ * not one per waiter, the last of N is woken after about log2(N) wake-up
+ * latencies, and no woken thread spins against a holder.
  *   WAITING -> SIGNALED   a signal or broadcast, under the list's lock
  *   WAITING -> LEAVING    the waiter itself: timeout or cancellation; it
  *                         unlinks its node under the list's lock. A
@@ -33,7 +35,7 @@
  * Lifetime. POSIX lets a thread destroy and free a condvar right after a
  * broadcast. A SIGNALED node is off the list and its waiter never touches
  * the condvar again: from the signal on it needs only its own node and its
- * neighbours'. So destroy takes the list's lock and says EBUSY while a
+ * kids' (alive until it opens their barriers). So destroy takes the list's lock and says EBUSY while a
  * node is on it (a waiter blocked and not signalled), else 0 at once.
  *
  * Cancellation. No asynchronous cancellation: a waiter sleeps with
@@ -72,6 +74,7 @@ enum { WAITING, SIGNALED, LEAVING };
 
 struct node {
 	struct node *prev, *next;	/* prev: newer; next: older */
+	struct node *kid[2];		/* SIGNALED: the barriers this one opens */
 	int state;
 	uint32_t barrier;		/* 2 closed (and slept on), 0 open, 1 taken */
 	int *notify;			/* a signaller waiting for this LEAVING node */
@@ -247,8 +250,8 @@ static void shared_wake(struct pt_cond *c, int all)
  */
 static void signal_nodes(struct pt_cond *c, int n)
 {
-	struct node *p, *first = NULL;
-	int leaving = 0, v;
+	struct node *p, *first = NULL, *parent = NULL;
+	int leaving = 0, v, k = 0;
 
 	if (!load(&c->nwait))
 		return;		/* nobody queued (a waiter queues holding the mutex) */
@@ -261,8 +264,19 @@ static void signal_nodes(struct pt_cond *c, int n)
 			p->notify = &leaving;
 		} else {
 			n--;
-			if (!first)
-				first = p;
+			p->kid[0] = p->kid[1] = NULL;
+			if (!first) {
+				first = parent = p;
+			} else {
+				/* Heap order: the i-th marked (from 0) opens the 2i+1-th and 2i+2-th. */
+				parent->kid[k] = p;
+				if (++k == 2) {
+					k = 0;
+					for (parent = parent->prev; load(&parent->state) != SIGNALED;
+					     parent = parent->prev)
+						;
+				}
+			}
 		}
 		__atomic_sub_fetch(&c->nwait, 1, __ATOMIC_RELAXED);
 	}
@@ -456,15 +470,27 @@ int amutex__dropin_cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm, const stru
 	else
 		consumed = node_leave(&w);
 	/*
-	 * The next woken one goes now, before this one relocks: each woken
-	 * thread makes one futex wake (the broadcaster made one, not one per
-	 * waiter), and they queue on the mutex in the order they waited.
-	 * Measured (bench/dropin-condvar.sh, 2 cores) against opening it after
-	 * the relock or at the unlock: those serialize a broadcast's wake-ups,
-	 * each behind a context switch (barrier of 4: 0.90x glibc against 1.15x).
+	 * The kids go now, before this one relocks: each woken thread makes at
+	 * most two futex wakes (the broadcaster made one, not one per waiter).
+	 * Measured (bench/dropin-condvar.sh, 2 cores) against opening them
+	 * after the relock or at the unlock: those serialize a broadcast's
+	 * wake-ups, each behind a context switch (barrier of 4: 0.90x glibc
+	 * against 1.15x); against a chain (one kid each: barrier of 16, 0.53x
+	 * glibc against 1.15x; 16 cores 0.32x) and against the broadcaster
+	 * opening every barrier itself (0.6x: it holds the mutex through N
+	 * wakes).
 	 */
-	if (!w.shared && consumed && w.node.prev)
-		small_unlock(&w.node.prev->barrier);
+	if (!w.shared && consumed) {
+		struct node *k0 = w.node.kid[0], *k1 = w.node.kid[1];
+
+		/* Both read first: a waiter whose barrier opens may return at once. */
+		if (k0)
+			small_unlock(&k0->barrier);
+		if (k1) {
+			STEP(OPENED_TWO);
+			small_unlock(&k1->barrier);
+		}
+	}
 	lerr = amutex__dropin_cond_relock(pm, site);
 	pthread_setcancelstate(cs, NULL);
 	if (cancel && consumed)

@@ -122,6 +122,7 @@ enum amutex__dropin_step {
 	DROPIN_STEP_CANCEL_AFTER_WAKE,	/* a cancelled waiter had its wake-up: returns 0 */
 	DROPIN_STEP_CANCEL_PASSED_ON,	/* shared: a cancelled waiter woke another */
 	DROPIN_STEP_SHARED_DESTROY_WAITED, /* a shared destroy waited for woken waiters */
+	DROPIN_STEP_OPENED_TWO,		/* a woken waiter opened both its kids' barriers */
 	DROPIN_STEP_COUNT
 };
 #ifdef AMUTEX_TEST_SEAMS

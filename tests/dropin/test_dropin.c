@@ -1122,6 +1122,99 @@ static void test_signal_meeting_leaving_waiters_still_wakes_a_waiting_one(void *
 #endif
 }
 
+/*
+ * Broadcast rounds to 11 waiters (the woken form a tree: each opens two
+ * others' barriers), some with deadlines that pass around the broadcast,
+ * so that a broadcast meets waiters leaving the list among those it wakes
+ * (counted, and widened in the static build as above). Every waiter that
+ * does not time out must be woken by its round's broadcast, and every
+ * thread returns.
+ */
+#define TREE_WAITERS 11
+#define TREE_ROUNDS 300
+
+static struct {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	int gen, in, woken, timedout;
+} TR = { .m = PTHREAD_MUTEX_INITIALIZER, .c = PTHREAD_COND_INITIALIZER };
+
+static void *tree_waiter(void *arg)
+{
+	int timed = (int)(intptr_t)arg, gen;
+
+	pthread_mutex_lock(&TR.m);
+	gen = TR.gen;
+	TR.in++;
+	while (TR.gen == gen) {
+		if (timed) {
+			struct timespec ts = deadline_ns(CLOCK_REALTIME, 20000);
+
+			if (pthread_cond_timedwait(&TR.c, &TR.m, &ts) == ETIMEDOUT &&
+			    TR.gen == gen) {
+				TR.timedout++;
+				break;
+			}
+		} else {
+			pthread_cond_wait(&TR.c, &TR.m);
+		}
+	}
+	if (TR.gen != gen)
+		TR.woken++;
+	pthread_mutex_unlock(&TR.m);
+	return NULL;
+}
+
+static void test_broadcast_tree_wakes_every_waiter_while_some_leave(void **state)
+{
+	uint64_t met0, two0;
+	int untimed = 0;
+
+	(void)state;
+	for (int i = 0; i < TREE_WAITERS; i++)
+		untimed += i % 3 != 1;
+#ifdef AMUTEX_TEST_SEAMS
+	__atomic_store_n(&amutex__dropin_leaving_point, linger, __ATOMIC_RELEASE);
+	met0 = DROPIN_STEPS(SIGNAL_MET_LEAVING);
+	two0 = DROPIN_STEPS(OPENED_TWO);
+#else
+	met0 = two0 = 0;
+#endif
+	for (int round = 0; round < TREE_ROUNDS; round++) {
+		pthread_t t[TREE_WAITERS];
+
+		TR.in = TR.woken = TR.timedout = 0;
+		for (int i = 0; i < TREE_WAITERS; i++)
+			pthread_create(&t[i], NULL, tree_waiter, (void *)(intptr_t)(i % 3 == 1));
+		pthread_mutex_lock(&TR.m);
+		while (TR.in < TREE_WAITERS) {
+			pthread_mutex_unlock(&TR.m);
+			sched_yield();
+			pthread_mutex_lock(&TR.m);
+		}
+		TR.gen++;
+		pthread_cond_broadcast(&TR.c);
+		pthread_mutex_unlock(&TR.m);
+		for (int i = 0; i < TREE_WAITERS; i++)
+			pthread_join(t[i], NULL);
+		assert_int_equal(TR.woken + TR.timedout, TREE_WAITERS);
+		/* Those without a deadline can only have been woken by it. */
+		assert_true(TR.woken >= untimed);
+	}
+#ifdef AMUTEX_TEST_SEAMS
+	__atomic_store_n(&amutex__dropin_leaving_point, NULL, __ATOMIC_RELEASE);
+	print_message("broadcasts that met a leaving waiter %llu; woken waiters that opened "
+		      "two barriers %llu\n",
+		      (unsigned long long)(DROPIN_STEPS(SIGNAL_MET_LEAVING) - met0),
+		      (unsigned long long)(DROPIN_STEPS(OPENED_TWO) - two0));
+	assert_true(DROPIN_STEPS(SIGNAL_MET_LEAVING) > met0);
+	assert_true(DROPIN_STEPS(OPENED_TWO) > two0);
+#else
+	(void)met0;
+	(void)two0;
+#endif
+}
+
 /* ---- A mutex a condvar waiter will relock is busy ---- */
 
 static void *wait_for_go(void *arg)
@@ -1567,6 +1660,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_cond_destroy_with_a_blocked_waiter_returns_ebusy),
 		cmocka_unit_test(test_cancelled_cond_waiters_never_swallow_a_signal),
 		cmocka_unit_test(test_signal_meeting_leaving_waiters_still_wakes_a_waiting_one),
+		cmocka_unit_test(test_broadcast_tree_wakes_every_waiter_while_some_leave),
 		cmocka_unit_test(test_mutex_destroy_while_a_cond_waiter_will_relock_returns_ebusy),
 		cmocka_unit_test(test_child_of_fork_locks_mutexes_with_sleepers_and_a_handoff_in_flight),
 		cmocka_unit_test(test_report_names_the_caller_of_cond_wait_for_a_relock),

@@ -54,7 +54,7 @@ typedef struct amutex {
 #define AMUTEX_STARVATION_MAX_NS  4294967294ull	 /* ~4.29 s */
 
 #define AMUTEX_SPIN_DEFAULT (-2)	/* process default (AMUTEX_SPIN) */
-#define AMUTEX_SPIN_AUTO    (-1)	/* by effective CPUs, 4 rounds */
+#define AMUTEX_SPIN_AUTO    (-1)	/* by effective CPUs, 4 rounds, fewer while spins fail */
 #define AMUTEX_SPIN_OFF     0
 #define AMUTEX_SPIN_MAX     1000	/* rounds of 30 pauses */
 

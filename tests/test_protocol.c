@@ -539,6 +539,79 @@ static void test_child_of_fork_after_token_taken_can_lock(void **state)
 	handoff_finish(&x);
 }
 
+/*
+ * Automatic spinning adapts to the thread: spins that end asleep halve
+ * its rounds until it only probes (one round in SPIN_PROBE slow paths);
+ * a spin that gets the lock gives it Go's rounds back. The thread's own
+ * record (amutex__self) is read by the thread itself.
+ */
+static struct {
+	amutex_t m;
+	pthread_t t;
+	int go, done, misses, probe;
+} SA;
+
+static void *spin_adapter(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		while (__atomic_load_n(&SA.go, __ATOMIC_ACQUIRE) == SA.done)
+			nap_ms(1);
+		if (__atomic_load_n(&SA.go, __ATOMIC_ACQUIRE) < 0)
+			return NULL;
+		amutex_lock(&SA.m);
+		amutex_unlock(&SA.m);
+		SA.misses = amutex__self.spin_misses;
+		SA.probe = amutex__self.spin_probe;
+		__atomic_store_n(&SA.done, SA.done + 1, __ATOMIC_RELEASE);
+	}
+}
+
+/* One lock by the adapter while the main thread holds the mutex; point: where it is let go. */
+static void adapter_round(enum amutex__point point)
+{
+	int n = SA.done;
+
+	amutex_lock(&SA.m);
+	arm(point, &SA.m, SA.t);
+	__atomic_store_n(&SA.go, n + 1, __ATOMIC_RELEASE);
+	wait_reached();
+	amutex_unlock(&SA.m);
+	sem_post(&P.resume);
+	await(__atomic_load_n(&SA.done, __ATOMIC_ACQUIRE) == n + 1);
+}
+
+static void test_automatic_spin_backs_off_when_spins_fail_and_returns_when_one_succeeds(void **state)
+{
+	(void)state;
+	if (amutex__config()->cpus <= 1) {
+		print_message("one CPU: automatic spinning is off, nothing to adapt\n");
+		return;
+	}
+	assert_int_equal(amutex_init(&SA.m, NULL), 0);
+	pthread_create(&SA.t, NULL, spin_adapter, NULL);
+	/* Held through its spin, released once it queued: a miss each time. */
+	for (int i = 1; i <= 3; i++) {
+		adapter_round(AMUTEX_POINT_QUEUED);
+		assert_int_equal(SA.misses, i);
+	}
+	/* Three misses: no spin (it queues at once) in 7 slow paths of 8. */
+	for (int i = 1; i <= 7; i++) {
+		adapter_round(AMUTEX_POINT_QUEUED);
+		assert_int_equal(SA.misses, 3);
+		assert_int_equal(SA.probe % 8, i % 8);
+	}
+	/* The 8th probes one round; released during it, the spin gets the lock. */
+	adapter_round(AMUTEX_POINT_SPUN);
+	assert_int_equal(SA.misses, 0);
+	/* Go's rounds again: released after its first round, it gets it spinning. */
+	adapter_round(AMUTEX_POINT_SPUN);
+	assert_int_equal(SA.misses, 0);
+	__atomic_store_n(&SA.go, -1, __ATOMIC_RELEASE);
+	pthread_join(SA.t, NULL);
+	amutex_destroy(&SA.m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -553,6 +626,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_child_of_fork_gets_fast_path_back_from_vanished_sleepers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_child_of_fork_mid_handoff_can_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_child_of_fork_after_token_taken_can_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_automatic_spin_backs_off_when_spins_fail_and_returns_when_one_succeeds, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -131,6 +131,8 @@ struct amutex__thread {
 	amutex_t *busy;			/* in the slow path of this mutex */
 	struct amutex__thread *next, *prev;
 	int linked;
+	uint8_t spin_misses;		/* spins in a row that ended asleep (protocol.c) */
+	uint8_t spin_probe;		/* slow paths since the last probing spin */
 };
 extern __thread struct amutex__thread amutex__self hidden;
 hidden void amutex__thread_link(void);
@@ -192,11 +194,13 @@ extern uint64_t amutex__faults_injected hidden;
  *   WOKE        lock: a sleep returned, before looking for a token
  *   TOOK_TOKEN  lock: right after taking a token, before L5/L6
  *   HANDOFF     L5: after reading the word, before setting LOCKED
+ *   SPUN        L3: after a round of pauses, before looking at the word
  * The hook may not touch the mutex: it is only named.
  */
 enum amutex__point {
 	AMUTEX_POINT_RELEASED, AMUTEX_POINT_POSTED, AMUTEX_POINT_QUEUED,
 	AMUTEX_POINT_WOKE, AMUTEX_POINT_TOOK_TOKEN, AMUTEX_POINT_HANDOFF,
+	AMUTEX_POINT_SPUN,
 };
 extern void (*amutex__test_point)(enum amutex__point p, const amutex_t *m) hidden;
 #endif

@@ -540,15 +540,15 @@ static void test_child_of_fork_after_token_taken_can_lock(void **state)
 }
 
 /*
- * Automatic spinning adapts to the thread: spins that end asleep halve
- * its rounds until it only probes (one round in SPIN_PROBE slow paths);
- * a spin that gets the lock gives it Go's rounds back. The thread's own
- * record (amutex__self) is read by the thread itself.
+ * Automatic spinning adapts to the thread: each spin that ends asleep adds
+ * 1 to its debt, and at 8 it only probes (one round in 8 slow paths); a
+ * spin that gets the lock takes 4 off. The thread's own record
+ * (amutex__self) is read by the thread itself.
  */
 static struct {
 	amutex_t m;
 	pthread_t t;
-	int go, done, misses, probe;
+	int go, done, debt, probe;
 } SA;
 
 static void *spin_adapter(void *arg)
@@ -561,7 +561,7 @@ static void *spin_adapter(void *arg)
 			return NULL;
 		amutex_lock(&SA.m);
 		amutex_unlock(&SA.m);
-		SA.misses = amutex__self.spin_misses;
+		SA.debt = amutex__self.spin_debt;
 		SA.probe = amutex__self.spin_probe;
 		__atomic_store_n(&SA.done, SA.done + 1, __ATOMIC_RELEASE);
 	}
@@ -590,23 +590,24 @@ static void test_automatic_spin_backs_off_when_spins_fail_and_returns_when_one_s
 	}
 	assert_int_equal(amutex_init(&SA.m, NULL), 0);
 	pthread_create(&SA.t, NULL, spin_adapter, NULL);
-	/* Held through its spin, released once it queued: a miss each time. */
-	for (int i = 1; i <= 3; i++) {
+	/* Held through its spin, released once it queued: a failed spin each time. */
+	for (int i = 1; i <= 8; i++) {
 		adapter_round(AMUTEX_POINT_QUEUED);
-		assert_int_equal(SA.misses, i);
+		assert_int_equal(SA.debt, i);
+		assert_int_equal(SA.probe, 0);
 	}
-	/* Three misses: no spin (it queues at once) in 7 slow paths of 8. */
+	/* In debt: no spin (it queues at once) in 7 slow paths of 8. */
 	for (int i = 1; i <= 7; i++) {
 		adapter_round(AMUTEX_POINT_QUEUED);
-		assert_int_equal(SA.misses, 3);
+		assert_int_equal(SA.debt, 8);
 		assert_int_equal(SA.probe % 8, i % 8);
 	}
 	/* The 8th probes one round; released during it, the spin gets the lock. */
 	adapter_round(AMUTEX_POINT_SPUN);
-	assert_int_equal(SA.misses, 0);
+	assert_int_equal(SA.debt, 4);
 	/* Go's rounds again: released after its first round, it gets it spinning. */
 	adapter_round(AMUTEX_POINT_SPUN);
-	assert_int_equal(SA.misses, 0);
+	assert_int_equal(SA.debt, 0);
 	__atomic_store_n(&SA.go, -1, __ATOMIC_RELEASE);
 	pthread_join(SA.t, NULL);
 	amutex_destroy(&SA.m);

@@ -131,7 +131,7 @@ struct amutex__thread {
 	amutex_t *busy;			/* in the slow path of this mutex */
 	struct amutex__thread *next, *prev;
 	int linked;
-	uint8_t spin_misses;		/* spins in a row that ended asleep (protocol.c) */
+	uint8_t spin_debt;		/* failed spins, less 4 per spin that got the lock (protocol.c) */
 	uint8_t spin_probe;		/* slow paths since the last probing spin */
 };
 extern __thread struct amutex__thread amutex__self hidden;

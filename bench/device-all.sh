@@ -77,18 +77,20 @@ ab)
 	elapsed ab
 	;;
 fair)
-	# Fairness against throughput: the look interval and the threshold.
-	header fair.txt "bench/device-all.sh fair: contended $T threads, amutex under AMUTEX_FAIR / AMUTEX_SPIN_CHECK / AMUTEX_STARVATION_THRESHOLD"
+	# Fairness against throughput: the look interval and the threshold;
+	# AMUTEX_SPIN=4, Go's rounds without the thread's spin debt, against
+	# the default (AMUTEX_FAIR=off).
+	header fair.txt "bench/device-all.sh fair: contended $T threads, amutex under AMUTEX_FAIR / AMUTEX_SPIN_CHECK / AMUTEX_STARVATION_THRESHOLD / AMUTEX_SPIN=4"
 	for rep in 1 2; do
 		run fair.txt "$D/amutex-bench" --scenario contended --threads $T --duration-ms 1500 --locks pthread,adaptive
-		for v in "AMUTEX_FAIR=off" "AMUTEX_FAIR=on" "AMUTEX_SPIN_CHECK=8" "AMUTEX_SPIN_CHECK=1" \
+		for v in "AMUTEX_FAIR=off" "AMUTEX_SPIN=4" "AMUTEX_FAIR=on" "AMUTEX_SPIN_CHECK=8" "AMUTEX_SPIN_CHECK=1" \
 			 "AMUTEX_STARVATION_THRESHOLD=250us" "AMUTEX_STARVATION_THRESHOLD=100us" \
 			 "AMUTEX_FAIR=on AMUTEX_STARVATION_THRESHOLD=100us"; do
 			env $v "$D/amutex-bench" --scenario contended --threads $T --duration-ms 1500 --locks amutex |
 				sed "s/^SUMMARY /SUMMARY variant=$(echo "$v" | tr ' =' '+:') /" | tee -a "$OUT/fair.txt"
 		done
 	done
-	for v in "AMUTEX_FAIR=off" "AMUTEX_FAIR=on"; do
+	for v in "AMUTEX_FAIR=off" "AMUTEX_FAIR=on" "AMUTEX_SPIN=4"; do
 		env $v "$D/amutex-bench" --scenario hog --waiters 15 --duration-ms 2000 --locks amutex |
 			sed "s/^SUMMARY /SUMMARY variant=$(echo "$v" | tr ' =' '+:') /" | tee -a "$OUT/fair.txt"
 		env $v "$D/amutex-bench" --scenario uncontended --duration-ms 1000 --locks amutex |

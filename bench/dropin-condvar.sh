@@ -17,6 +17,8 @@ mkdir -p "$OUT"
 raw=$OUT/dropin-condvar.txt
 : >"$raw"
 echo "machine: $(nproc) CPUs, $(uname -r),$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)" | tee -a "$raw"
+# COMMIT: what the library was built from (else the source tree's HEAD, when it is a git tree)
+echo "commit: ${COMMIT:-$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)}" | tee -a "$raw"
 echo "load before: $(uptime | sed 's/.*load average/load average/')" | tee -a "$raw"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -250,7 +250,17 @@ def verbatim(path):
 
 def ratios(path):
     """The RATIO lines of bench/dropin-condvar.sh (drop-in / glibc, median of pairs)."""
-    out = ["Raw: `%s` (%s)." % (path, next((l.strip() for l in open(path) if l.startswith("machine:")), "")), ""]
+    import glob
+    import os
+
+    def first(key, f=path):
+        return next((l.split(":", 1)[1].strip() for l in open(f)
+                     if l.lstrip("# ").startswith(key + ":")), None)
+    commit = first("commit")
+    if commit is None:	# a device pass: the commit is in its core.txt's header
+        for f in sorted(glob.glob(os.path.join(os.path.dirname(os.path.dirname(path)), "*.txt"))):
+            commit = commit or first("commit", f)
+    out = ["Raw: `%s` (machine: %s; library at commit `%s`)." % (path, first("machine"), commit or "?"), ""]
     out.append("| workload | median ratio (drop-in / glibc) | pairs |")
     out.append("|---|---|---|")
     for l in open(path):
@@ -276,7 +286,7 @@ def update(doc):
     def repl(m):
         body = KINDS[m.group(3)](os.path.join(root, m.group(2))).replace(
             os.path.join(root, "") , "")
-        return m.group(1) + body + "\n" + m.group(4)
+        return m.group(1) + body + "\n" + m.group(5)
     new = pat.sub(repl, text)
     open(doc, "w").write(new)
 

@@ -173,6 +173,72 @@ static void test_v1_cpuset_and_cpuacct_alone_are_not_the_cpu_controller(void **s
 	assert_int_equal(cpus_for("3:cpuacct:/j\n2:cpuset:/j\n"), 0);
 }
 
+/*
+ * A container without a cgroup namespace: /proc/self/cgroup names the
+ * host's path, and the mounts show that cgroup itself (mountinfo's root
+ * field), as Docker does on cgroup v1. The mountinfo beside the cgroup
+ * file says where the files are.
+ */
+static void put_mountinfo(const char *fmt)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text), fmt, root, root, root, root);
+	put("mountinfo", text);
+}
+
+static void test_v1_container_mount_of_its_own_cgroup(void **state)
+{
+	char path[512];
+
+	(void)state;
+	put("cpu,cpuacct/cpu.cfs_quota_us", "200000\n");
+	put("cpu,cpuacct/cpu.cfs_period_us", "100000\n");
+	put_mountinfo("600 500 0:52 / / rw,relatime - overlay overlay rw\n"
+		      "610 600 0:60 / %s rw,nosuid - tmpfs tmpfs rw\n"
+		      "620 610 0:28 /docker/abc %s/cpuset ro - cgroup cgroup rw,cpuset\n"
+		      "630 610 0:29 /docker/abc %s/cpu,cpuacct ro,nosuid - cgroup cgroup rw,cpu,cpuacct\n"
+		      "640 610 0:30 /docker/abc %s/memory ro - cgroup cgroup rw,memory\n");
+	assert_int_equal(cpus_for("12:memory:/docker/abc\n5:cpuset:/docker/abc\n"
+				  "4:cpu,cpuacct:/docker/abc\n"), 2);
+	/* a cgroup below the container's: under the mount point */
+	put("cpu,cpuacct/worker/cpu.cfs_quota_us", "100000\n");
+	put("cpu,cpuacct/worker/cpu.cfs_period_us", "100000\n");
+	assert_int_equal(cpus_for("4:cpu,cpuacct:/docker/abc/worker\n"), 1);
+	/* a cgroup outside what the mount shows: not visible, no quota */
+	assert_int_equal(cpus_for("4:cpu,cpuacct:/other\n"), 0);
+	/* a mount point with a space, escaped in mountinfo as the kernel does */
+	put("cpu space/cpu.cfs_quota_us", "300000\n");
+	put("cpu space/cpu.cfs_period_us", "100000\n");
+	put_mountinfo("630 610 0:29 /docker/abc %s/cpu\\040space ro - cgroup cgroup rw,cpu\n");
+	assert_int_equal(cpus_for("4:cpu:/docker/abc\n"), 3);
+	/* mounts outside the cgroup root are not this hierarchy's */
+	put_mountinfo("630 610 0:29 /docker/abc /elsewhere/cpu ro - cgroup cgroup rw,cpu\n");
+	snprintf(path, sizeof(path), "%s/mountinfo", root);
+	assert_int_equal(cpus_for("4:cpu,cpuacct:/docker/abc\n"), 0);
+	unlink(path);
+}
+
+static void test_v2_mount_of_a_cgroup_below_the_root(void **state)
+{
+	char path[512];
+
+	(void)state;
+	put("cpu.max", "300000 100000\n");
+	put("svc/cpu.max", "100000 100000\n");
+	put_mountinfo("700 600 0:31 /system.slice/box %s rw - cgroup2 cgroup2 rw\n");
+	assert_int_equal(cpus_for("0::/system.slice/box\n"), 3);
+	assert_int_equal(cpus_for("0::/system.slice/box/svc\n"), 1);
+	assert_int_equal(cpus_for("0::/system.slice/boxer\n"), 0);
+	/* the whole hierarchy mounted: as without mountinfo */
+	put_mountinfo("700 600 0:31 / %s rw - cgroup2 cgroup2 rw\n");
+	assert_int_equal(cpus_for("0::/svc\n"), 1);
+	snprintf(path, sizeof(path), "%s/mountinfo", root);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/cpu.max", root);
+	unlink(path);
+}
+
 static void check_malformed_cpu_max(void)
 {
 	assert_int_equal(cpus_for("0::/bad\n"), 0);
@@ -383,6 +449,8 @@ int main(void)
 		cmocka_unit_test(test_v2_namespace_root_is_read),
 		cmocka_unit_test(test_v1_cfs_quota),
 		cmocka_unit_test(test_v1_cpuset_and_cpuacct_alone_are_not_the_cpu_controller),
+		cmocka_unit_test(test_v1_container_mount_of_its_own_cgroup),
+		cmocka_unit_test(test_v2_mount_of_a_cgroup_below_the_root),
 		cmocka_unit_test(test_malformed_cpu_max_is_reported_and_ignored),
 		cmocka_unit_test(test_missing_files_mean_no_quota),
 		cmocka_unit_test(test_effective_cpus_take_the_quota),

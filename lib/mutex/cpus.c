@@ -4,6 +4,15 @@
  * cgroup v2: every level from this process's cgroup up to the root may
  * have a cpu.max ("max 100000" or "QUOTA PERIOD"); the smallest wins.
  * cgroup v1: cpu.cfs_quota_us / cpu.cfs_period_us of the cpu controller.
+ *
+ * Where a cgroup's files are: /proc/self/cgroup names the process's cgroup
+ * from the root of its hierarchy, and a container without a cgroup
+ * namespace (Docker on cgroup v1, the usual case there) sees that host
+ * path ("/docker/ID") while its /sys/fs/cgroup/cpu,cpuacct is a mount of
+ * that cgroup itself. /proc/self/mountinfo says which cgroup each mount
+ * shows (its root field): the files of cgroup P are at the mount point
+ * plus P less that root. Without a matching mount (or mountinfo), the
+ * hierarchy is taken as mounted whole under the root directory.
  */
 #include "mutex.h"
 
@@ -24,6 +33,12 @@ static struct {
 	char text[8192];	/* /proc/self/cgroup */
 	char dir[4096];
 	char path[4200];
+	char chunk[4096];	/* /proc/self/mountinfo, a piece at a time */
+	char line[4096];
+	struct mount {
+		char root[1024];	/* the cgroup the mount shows; "" none found */
+		char point[1024];
+	} v1, v2;		/* the cgroup2 mount; the v1 mount with the cpu controller */
 } scratch;
 static int scratch_busy;
 
@@ -106,30 +121,59 @@ static int read_ll(const char *path, long long *v)
 	return n == 1 ? 0 : -2;
 }
 
+/*
+ * rel (a cgroup, from its hierarchy's root) as a path under mount m: rel
+ * less the mount's root, "" for the mount's own cgroup; NULL when rel is
+ * not under it (its files are not visible here).
+ */
+static const char *rel_in(const struct mount *m, const char *rel)
+{
+	size_t r = strlen(m->root);
+
+	if (strcmp(m->root, "/") == 0)
+		return strcmp(rel, "/") == 0 ? "" : rel;
+	if (strncmp(rel, m->root, r) != 0 || (rel[r] && rel[r] != '/'))
+		return NULL;
+	return rel + r;
+}
+
+/* The CFS quota in scratch.dir: the CPUs it allows, 0 for none; -1: no such files. */
+static int v1_quota(void)
+{
+	char *dir = scratch.dir, *path = scratch.path;
+	long long quota, period;
+	int a, b;
+
+	snprintf(path, sizeof(scratch.path), "%s/cpu.cfs_quota_us", dir);
+	if ((a = read_ll(path, &quota)) == -1)
+		return -1;
+	snprintf(path, sizeof(scratch.path), "%s/cpu.cfs_period_us", dir);
+	b = read_ll(path, &period);
+	if (a == 0 && b == 0 && quota < 0)
+		return 0;
+	if (a == 0 && b == 0 && quota > 0 && period > 0)
+		return (int)quota_cpus((unsigned long long)quota, (unsigned long long)period);
+	amutex__warn_once("cpu.cfs_quota_us", "ignoring malformed CFS quota in %s", dir);
+	return 0;
+}
+
 static unsigned v1_cpus(const char *root, const char *controllers, const char *rel)
 {
 	/* Mounted under its controller list ("cpu,cpuacct"), or as "cpu". */
 	const char *const mounts[] = { controllers, "cpu" };
-	char *dir = scratch.dir, *path = scratch.path;
-	long long quota, period;
+	const char *in;
+	int n;
 
-	for (unsigned i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
-		int a, b;
-
-		snprintf(dir, sizeof(scratch.dir), "%s/%s%s", root, mounts[i], rel);
-		snprintf(path, sizeof(scratch.path), "%s/cpu.cfs_quota_us", dir);
-		if ((a = read_ll(path, &quota)) == -1)
-			continue;
-		snprintf(path, sizeof(scratch.path), "%s/cpu.cfs_period_us", dir);
-		b = read_ll(path, &period);
-		if (a == 0 && b == 0 && quota < 0)
+	if (scratch.v1.root[0]) {
+		if (!(in = rel_in(&scratch.v1, rel)))
 			return 0;
-		if (a == 0 && b == 0 && quota > 0 && period > 0)
-			return quota_cpus((unsigned long long)quota,
-					  (unsigned long long)period);
-		amutex__warn_once("cpu.cfs_quota_us",
-				  "ignoring malformed CFS quota in %s", dir);
-		return 0;
+		snprintf(scratch.dir, sizeof(scratch.dir), "%s%s", scratch.v1.point, in);
+		return (n = v1_quota()) > 0 ? (unsigned)n : 0;
+	}
+	for (unsigned i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
+		snprintf(scratch.dir, sizeof(scratch.dir), "%s/%s%s", root, mounts[i], rel);
+		if ((n = v1_quota()) >= 0)
+			return (unsigned)n;
 	}
 	return 0;
 }
@@ -140,7 +184,15 @@ static unsigned v2_cpus(const char *root, const char *rel)
 	unsigned best = 0, n;
 	size_t len;
 
-	snprintf(dir, sizeof(scratch.dir), "%s%s", root, strcmp(rel, "/") == 0 ? "" : rel);
+	if (scratch.v2.root[0]) {
+		/* The walk up ends at the mount: the levels above are not visible. */
+		if (!(rel = rel_in(&scratch.v2, rel)))
+			return 0;
+		root = scratch.v2.point;
+	} else if (strcmp(rel, "/") == 0) {
+		rel = "";
+	}
+	snprintf(dir, sizeof(scratch.dir), "%s%s", root, rel);
 	len = strlen(root);
 	for (;;) {
 		n = read_cpu_max(dir);
@@ -166,6 +218,94 @@ static int has_cpu_controller(const char *list)
 	return 0;
 }
 
+/* A mountinfo path field, its octal escapes (\040 for a space) decoded in place. */
+static void unescape(char *f)
+{
+	char *o = f;
+
+	for (; *f; f++) {
+		if (f[0] == '\\' && f[1] >= '0' && f[1] <= '3' && f[2] >= '0' && f[2] <= '7' &&
+		    f[3] >= '0' && f[3] <= '7') {
+			*o++ = (char)((f[1] - '0') * 64 + (f[2] - '0') * 8 + (f[3] - '0'));
+			f += 3;
+		} else {
+			*o++ = *f;
+		}
+	}
+	*o = '\0';
+}
+
+/*
+ * One mountinfo line: "ID PARENT MAJ:MIN ROOT POINT OPTIONS [TAG...] -
+ * FSTYPE SOURCE SUPEROPTIONS". Keeps the first cgroup2 mount and the first
+ * v1 mount with the cpu controller whose points are under root_dir.
+ */
+static void mount_line(char *l, const char *root_dir)
+{
+	char *f[5], *dash, *fstype, *opts, *save = NULL;
+	size_t rl = strlen(root_dir);
+	struct mount *m;
+
+	if (!(dash = strstr(l, " - ")))
+		return;
+	*dash = '\0';
+	fstype = strtok_r(dash + 3, " ", &save);
+	(void)strtok_r(NULL, " ", &save);		/* source */
+	opts = strtok_r(NULL, " ", &save);
+	if (!fstype || !opts)
+		return;
+	if (strcmp(fstype, "cgroup2") == 0)
+		m = &scratch.v2;
+	else if (strcmp(fstype, "cgroup") == 0 && has_cpu_controller(opts))
+		m = &scratch.v1;
+	else
+		return;
+	save = NULL;
+	for (int i = 0; i < 5; i++)
+		if (!(f[i] = strtok_r(i ? NULL : l, " ", &save)))
+			return;
+	unescape(f[3]);
+	unescape(f[4]);
+	if (m->root[0] || strncmp(f[4], root_dir, rl) != 0 || (f[4][rl] && f[4][rl] != '/') ||
+	    strlen(f[3]) >= sizeof(m->root) || strlen(f[4]) >= sizeof(m->point))
+		return;
+	strcpy(m->root, f[3]);
+	strcpy(m->point, f[4]);
+}
+
+/* The cgroup mounts under root_dir, from the mountinfo beside self_cgroup. */
+static void read_mounts(const char *root_dir, const char *self_cgroup)
+{
+	const char *slash = strrchr(self_cgroup, '/');
+	size_t used = 0;
+	ssize_t n;
+	int fd;
+
+	scratch.v1.root[0] = scratch.v2.root[0] = '\0';
+	snprintf(scratch.path, sizeof(scratch.path), "%.*smountinfo",
+		 slash ? (int)(slash - self_cgroup + 1) : 0, self_cgroup);
+	if ((fd = open(scratch.path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	while ((n = read(fd, scratch.chunk, sizeof(scratch.chunk))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			char ch = scratch.chunk[i];
+
+			if (ch != '\n' && used < sizeof(scratch.line) - 1) {
+				scratch.line[used++] = ch;
+				continue;
+			}
+			if (ch == '\n') {
+				scratch.line[used] = '\0';
+				mount_line(scratch.line, root_dir);
+				used = 0;
+			} else {
+				used = sizeof(scratch.line);	/* too long: skip to its end */
+			}
+		}
+	}
+	close(fd);
+}
+
 unsigned amutex__cgroup_cpus(const char *root, const char *self_cgroup)
 {
 	char *line, *next;
@@ -176,6 +316,7 @@ unsigned amutex__cgroup_cpus(const char *root, const char *self_cgroup)
 		scratch_give();
 		return 0;
 	}
+	read_mounts(root, self_cgroup);
 	for (line = scratch.text; *line; line = next) {
 		char *ctl, *rel;
 

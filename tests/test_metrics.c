@@ -604,9 +604,45 @@ static void test_environment_starts_the_file_publisher(void **state)
 	setenv("AMUTEX_METRICS_INTERVAL", "50ms", 1);
 	assert_int_equal(amutex_metrics_from_env(), 1);
 	assert_true(file_has(path, "lock=\"env.lock\""));
+	assert_false(file_has(path, "pid="));	/* one file for the program: no pid label */
 	amutex_metrics_stop();
 	unsetenv("AMUTEX_METRICS");
 	unsetenv("AMUTEX_METRICS_INTERVAL");
+	amutex_destroy(&m);
+}
+
+/*
+ * A file per process (%p): every series has the process's pid label, so
+ * that the node exporter, reading all the files, never meets one series
+ * twice; a publisher started afterwards by the program has none.
+ */
+static void test_environment_file_per_process_labels_every_series_with_the_pid(void **state)
+{
+	char pattern[128], path[128], want[160];
+	amutex_t m;
+
+	(void)state;
+	snprintf(pattern, sizeof(pattern), "%s/env-%%p.prom", dir);
+	snprintf(path, sizeof(path), "%s/env-%ld.prom", dir, (long)getpid());
+	init_named(&m, "env.lock");
+	setenv("AMUTEX_METRICS", pattern, 1);
+	assert_int_equal(amutex_metrics_from_env(), 1);
+	snprintf(want, sizeof(want), "amutex_acquisitions_total{lock=\"env.lock\",pid=\"%ld\","
+		 "path=\"fast\"}", (long)getpid());
+	assert_true(file_has(path, want));
+	snprintf(want, sizeof(want), "amutex_wait_seconds_bucket{lock=\"env.lock\",pid=\"%ld\","
+		 "le=\"+Inf\"}", (long)getpid());
+	assert_true(file_has(path, want));
+	snprintf(want, sizeof(want), "amutex_starvation_seconds_total{lock=\"env.lock\",pid=\"%ld\"}",
+		 (long)getpid());
+	assert_true(file_has(path, want));
+	amutex_metrics_stop();
+	unsetenv("AMUTEX_METRICS");
+	snprintf(path, sizeof(path), "%s/api.prom", dir);
+	assert_int_equal(amutex_metrics_file_start(path, 1000000000), 0);
+	assert_true(file_has(path, "lock=\"env.lock\""));
+	assert_false(file_has(path, "pid="));
+	amutex_metrics_stop();
 	amutex_destroy(&m);
 }
 
@@ -666,6 +702,7 @@ int main(void)
 		cmocka_unit_test(test_watch_spec_parses_and_rejects),
 		cmocka_unit_test(test_bad_environment_is_reported_and_nothing_started),
 		cmocka_unit_test(test_environment_starts_the_file_publisher),
+		cmocka_unit_test(test_environment_file_per_process_labels_every_series_with_the_pid),
 		cmocka_unit_test(test_sharded_histogram_counts_every_concurrent_record),
 	};
 

@@ -288,27 +288,27 @@ static void label(FILE *f, const char *s)
 	}
 }
 
-static void fam_series(FILE *f, size_t i, const void *snap, const char *lock)
+static void fam_series(FILE *f, size_t i, const void *snap, const char *labels)
 {
 	const struct gsnap *s = snap;
 	char k[64];
 
 	switch (i) {
 	case 0:
-		fprintf(f, "amutex_group_stripes{lock=\"%s\"} %u\n", lock, s->n);
+		fprintf(f, "amutex_group_stripes{%s} %u\n", labels, s->n);
 		break;
 	case 1:
-		fprintf(f, "amutex_group_skew{lock=\"%s\"} %.3f\n", lock, s->skew);
+		fprintf(f, "amutex_group_skew{%s} %.3f\n", labels, s->skew);
 		break;
 	case 2:
 		for (size_t j = 0; j < s->ntop; j++)
-			fprintf(f, "amutex_group_top_stripe_wait_seconds_total{lock=\"%s\",stripe=\"%u\"} "
-				"%.9f\n", lock, s->top[j].stripe, (double)s->top[j].wait_ns / 1e9);
+			fprintf(f, "amutex_group_top_stripe_wait_seconds_total{%s,stripe=\"%u\"} "
+				"%.9f\n", labels, s->top[j].stripe, (double)s->top[j].wait_ns / 1e9);
 		break;
 	case 3:
 		for (size_t j = 0; j < s->nhot; j++) {
 			key_text(&s->hot[j], k, sizeof(k));
-			fprintf(f, "amutex_group_hot_key_wait_share{lock=\"%s\",key=\"", lock);
+			fprintf(f, "amutex_group_hot_key_wait_share{%s,key=\"", labels);
 			label(f, k);
 			fprintf(f, "\"} %.4f\n", s->hot[j].wait_share);
 		}

@@ -114,20 +114,6 @@ static int snapshot(struct snaps *all)
 	return 0;
 }
 
-/* Prometheus label value: backslash, double quote and newline escaped. */
-static void put_label(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			fputc('\\', f);
-		if (*s == '\n') {
-			fputs("\\n", f);
-			continue;
-		}
-		fputc(*s, f);
-	}
-}
-
 /* JSON string body (without the quotes), for every JSON this library writes. */
 void amutex__json_chars(FILE *f, const char *s)
 {
@@ -154,8 +140,26 @@ static const double le_seconds[] = {
 	1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 };
 
-static void histogram(FILE *f, const char *metric, const struct snap *p,
-		      const amutex_hist_t *h)
+/*
+ * A lock's label set, without braces: lock="NAME" (escaped) and the
+ * exporter's extra labels (",pid=\"123\"" or "").
+ */
+#define LABELS_MAX (2 * (AMUTEX_NAME_MAX + 16) + 80)
+
+static void escape_label(const char *s, char *buf, size_t len);
+
+static const char *labels_of(const struct snap *p, const char *extra, char *buf)
+{
+	size_t n;
+
+	memcpy(buf, "lock=\"", 6);
+	escape_label(p->name, buf + 6, LABELS_MAX - 6 - 64);
+	n = strlen(buf);
+	snprintf(buf + n, LABELS_MAX - n, "\"%s", extra);
+	return buf;
+}
+
+static void histogram(FILE *f, const char *metric, const char *labels, const amutex_hist_t *h)
 {
 	unsigned i = 0;
 	uint64_t cum = 0, total = 0;
@@ -168,29 +172,20 @@ static void histogram(FILE *f, const char *metric, const struct snap *p,
 
 		for (; i < AMUTEX_HIST_BUCKETS && amutex_hist_upper(i) <= le_ns; i++)
 			cum += h->bucket[i];
-		fprintf(f, "%s_bucket{lock=\"", metric);
-		put_label(f, p->name);
-		fprintf(f, "\",le=\"%g\"} %llu\n", le_seconds[k], (unsigned long long)cum);
+		fprintf(f, "%s_bucket{%s,le=\"%g\"} %llu\n", metric, labels, le_seconds[k],
+			(unsigned long long)cum);
 	}
-	fprintf(f, "%s_bucket{lock=\"", metric);
-	put_label(f, p->name);
-	fprintf(f, "\",le=\"+Inf\"} %llu\n", (unsigned long long)total);
-	fprintf(f, "%s_sum{lock=\"", metric);
-	put_label(f, p->name);
-	fprintf(f, "\"} %.9f\n", (double)h->sum_ns / 1e9);
-	fprintf(f, "%s_count{lock=\"", metric);
-	put_label(f, p->name);
-	fprintf(f, "\"} %llu\n", (unsigned long long)total);
+	fprintf(f, "%s_bucket{%s,le=\"+Inf\"} %llu\n", metric, labels, (unsigned long long)total);
+	fprintf(f, "%s_sum{%s} %.9f\n", metric, labels, (double)h->sum_ns / 1e9);
+	fprintf(f, "%s_count{%s} %llu\n", metric, labels, (unsigned long long)total);
 }
 
 #define EACH(all, p) for (const struct snap *p = (all)->v; p < (all)->v + (all)->n; p++)
 
-static void series(FILE *f, const char *metric, const struct snap *p, const char *extra,
+static void series(FILE *f, const char *metric, const char *labels, const char *more,
 		   unsigned long long v)
 {
-	fprintf(f, "%s{lock=\"", metric);
-	put_label(f, p->name);
-	fprintf(f, "\"%s} %llu\n", extra, v);
+	fprintf(f, "%s{%s%s} %llu\n", metric, labels, more, v);
 }
 
 /* Prometheus label value into buf: backslash, double quote and newline escaped. */
@@ -212,9 +207,9 @@ static void escape_label(const char *s, char *buf, size_t len)
 }
 
 /* The metric families of lock families: each family's metrics, all its locks. */
-static void prometheus_families(FILE *f, const struct snaps *all)
+static void prometheus_families(FILE *f, const struct snaps *all, const char *extra)
 {
-	char label[2 * sizeof(all->v[0].name) + 1];
+	char labels[LABELS_MAX];
 
 	EACH(all, q) {
 		int seen = 0;
@@ -231,57 +226,57 @@ static void prometheus_families(FILE *f, const struct snaps *all)
 
 			family(f, m->name, m->type, m->help);
 			EACH(all, p)
-				if (p->family == q->family && p->fsnap) {
-					escape_label(p->name, label, sizeof(label));
-					q->family->series(f, i, p->fsnap, label);
-				}
+				if (p->family == q->family && p->fsnap)
+					q->family->series(f, i, p->fsnap, labels_of(p, extra, labels));
 		}
 	}
 }
 
-static void prometheus(FILE *f, const struct snaps *all)
+static void prometheus(FILE *f, const struct snaps *all, const char *extra)
 {
+	char lb[LABELS_MAX];
+
+#define L(p) labels_of((p), extra, lb)
 	family(f, "amutex_acquisitions_total", "counter",
 	       "Successful acquisitions, by path: fast (first try), spin (after spinning), sleep (after sleeping).");
 	EACH(all, p) {
-		series(f, "amutex_acquisitions_total", p, ",path=\"fast\"", p->c.acquired_fast);
-		series(f, "amutex_acquisitions_total", p, ",path=\"spin\"", p->c.acquired_spin);
-		series(f, "amutex_acquisitions_total", p, ",path=\"sleep\"", p->c.acquired_sleep);
+		series(f, "amutex_acquisitions_total", L(p), ",path=\"fast\"", p->c.acquired_fast);
+		series(f, "amutex_acquisitions_total", lb, ",path=\"spin\"", p->c.acquired_spin);
+		series(f, "amutex_acquisitions_total", lb, ",path=\"sleep\"", p->c.acquired_sleep);
 	}
 	family(f, "amutex_handoffs_total", "counter",
 	       "Acquisitions handed over directly by an unlock in starvation mode.");
 	EACH(all, p)
-		series(f, "amutex_handoffs_total", p, "", p->c.handoffs);
+		series(f, "amutex_handoffs_total", L(p), "", p->c.handoffs);
 	family(f, "amutex_timeouts_total", "counter", "Timed lock calls that gave up.");
 	EACH(all, p)
-		series(f, "amutex_timeouts_total", p, "", p->c.timeouts);
+		series(f, "amutex_timeouts_total", L(p), "", p->c.timeouts);
 	family(f, "amutex_starvation_entries_total", "counter",
 	       "Switches from normal to starvation mode.");
 	EACH(all, p)
-		series(f, "amutex_starvation_entries_total", p, "", p->c.starvation_entries);
+		series(f, "amutex_starvation_entries_total", L(p), "", p->c.starvation_entries);
 	family(f, "amutex_starvation_seconds_total", "counter",
 	       "Time spent in starvation mode.");
-	EACH(all, p) {
-		fprintf(f, "amutex_starvation_seconds_total{lock=\"");
-		put_label(f, p->name);
-		fprintf(f, "\"} %.9f\n", (double)p->starving_ns / 1e9);
-	}
+	EACH(all, p)
+		fprintf(f, "amutex_starvation_seconds_total{%s} %.9f\n", L(p),
+			(double)p->starving_ns / 1e9);
 	family(f, "amutex_starving", "gauge", "1 while the lock is in starvation mode.");
 	EACH(all, p)
-		series(f, "amutex_starving", p, "", (unsigned long long)p->c.starving);
+		series(f, "amutex_starving", L(p), "", (unsigned long long)p->c.starving);
 	family(f, "amutex_peak_waiters", "gauge", "Most threads seen sleeping on the lock at once.");
 	EACH(all, p)
-		series(f, "amutex_peak_waiters", p, "", p->c.peak_waiters);
+		series(f, "amutex_peak_waiters", L(p), "", p->c.peak_waiters);
 	family(f, "amutex_wait_seconds", "histogram",
 	       "How long contended acquisitions waited (spun or slept).");
 	EACH(all, p)
-		histogram(f, "amutex_wait_seconds", p, &p->wait);
+		histogram(f, "amutex_wait_seconds", L(p), &p->wait);
 	family(f, "amutex_hold_seconds", "histogram",
 	       "How long the lock was held, for locks that keep hold times.");
 	EACH(all, p)
 		if (p->has_hold)
-			histogram(f, "amutex_hold_seconds", p, &p->hold);
-	prometheus_families(f, all);
+			histogram(f, "amutex_hold_seconds", L(p), &p->hold);
+#undef L
+	prometheus_families(f, all, extra);
 }
 
 static void json_hist(FILE *f, const amutex_hist_t *h)
@@ -374,13 +369,18 @@ static void table(FILE *f, struct snaps *all)
 
 int amutex_export(FILE *out, enum amutex_format format)
 {
+	return amutex__export_labeled(out, format, "");
+}
+
+int amutex__export_labeled(FILE *out, enum amutex_format format, const char *extra)
+{
 	struct snaps all;
 	int err = snapshot(&all);
 
 	if (err)
 		return err;
 	switch (format) {
-	case AMUTEX_FORMAT_PROMETHEUS: prometheus(out, &all); break;
+	case AMUTEX_FORMAT_PROMETHEUS: prometheus(out, &all, extra); break;
 	case AMUTEX_FORMAT_JSON: json(out, &all); break;
 	case AMUTEX_FORMAT_TABLE: table(out, &all); break;
 	default: err = EINVAL;

@@ -32,6 +32,14 @@ static uint64_t file_interval_ns;
 static int http_fd = -1;
 /* AMUTEX_METRICS as given, when it started the file publisher: NULL otherwise. */
 static char *env_file_pattern;
+/*
+ * The file publisher writes one file per process (AMUTEX_METRICS with %p):
+ * every series gets a pid label, so that the node exporter, which reads
+ * every file of its directory, does not meet the same series twice (it
+ * then drops the collector's whole output) when processes of one program
+ * name their locks alike.
+ */
+static int file_per_process;
 static int atfork_set;
 
 static int write_file(const char *path)
@@ -49,7 +57,14 @@ static int write_file(const char *path)
 		free(tmp);
 		return err;
 	}
-	err = amutex_export(f, AMUTEX_FORMAT_PROMETHEUS);
+	if (__atomic_load_n(&file_per_process, __ATOMIC_RELAXED)) {
+		char extra[40];
+
+		snprintf(extra, sizeof(extra), ",pid=\"%ld\"", (long)getpid());
+		err = amutex__export_labeled(f, AMUTEX_FORMAT_PROMETHEUS, extra);
+	} else {
+		err = amutex_export(f, AMUTEX_FORMAT_PROMETHEUS);
+	}
 	if (fclose(f) != 0 && !err)
 		err = EIO;
 	if (!err && rename(tmp, path) != 0)
@@ -302,6 +317,7 @@ int amutex_metrics_http_start(const char *addr, unsigned *port)
 void amutex_metrics_stop(void)
 {
 	stop(&file_pub);
+	__atomic_store_n(&file_per_process, 0, __ATOMIC_RELAXED);
 	stop(&http_pub);
 }
 
@@ -321,14 +337,21 @@ int amutex_metrics_from_env(void)
 	if (path && *path) {
 		char expanded[4096];
 
+		int per_process = strstr(path, "%p") != NULL;
+
 		if ((err = amutex__expand_path(path, expanded, sizeof(expanded))) == 0 &&
-		    (err = amutex_metrics_file_start(expanded, interval)) == 0) {
+		    !__atomic_load_n(&file_pub.running, __ATOMIC_ACQUIRE))
+			__atomic_store_n(&file_per_process, per_process, __ATOMIC_RELAXED);
+		if (err == 0 && (err = amutex_metrics_file_start(expanded, interval)) == 0) {
 			started++;
 			free(env_file_pattern);
 			env_file_pattern = strdup(path);
-		} else
+		} else {
+			if (!__atomic_load_n(&file_pub.running, __ATOMIC_ACQUIRE))
+				__atomic_store_n(&file_per_process, 0, __ATOMIC_RELAXED);
 			amutex__warn_once("AMUTEX_METRICS", "AMUTEX_METRICS=\"%s\": %s; "
 					  "not writing metrics", path, strerror(err));
+		}
 	}
 	if (addr && *addr) {
 		if ((err = amutex_metrics_http_start(addr, NULL)) == 0)

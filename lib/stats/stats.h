@@ -38,12 +38,13 @@ struct amutex__family {
 	void (*table)(FILE *f, const void *snap);
 	/*
 	 * Prometheus: metric families of its own, written after the common
-	 * ones; series(f, i, snap, lock) writes metric i's series for one
-	 * lock, lock being its label value, already escaped.
+	 * ones; series(f, i, snap, labels) writes metric i's series for
+	 * one lock, labels being its label set without braces (lock="NAME",
+	 * escaped, and any the exporter adds), to which it may add its own.
 	 */
 	size_t nmetrics;
 	const struct amutex__family_metric { const char *name, *type, *help; } *metrics;
-	void (*series)(FILE *f, size_t i, const void *snap, const char *lock);
+	void (*series)(FILE *f, size_t i, const void *snap, const char *labels);
 };
 
 /*
@@ -153,6 +154,12 @@ hidden void amutex__symbolize(const void *addr, char *buf, size_t len);
  * EINVAL when it does not fit (path.c).
  */
 hidden int amutex__expand_path(const char *in, char *out, size_t len);
+
+/*
+ * amutex_export with labels added to every Prometheus series (extra:
+ * ",pid=\"123\"", or ""): export.c.
+ */
+hidden int amutex__export_labeled(FILE *out, enum amutex_format format, const char *extra);
 
 /* AMUTEX_WATCH's syntax; 0 or EINVAL. w->report_path points into s (watch.c). */
 hidden int amutex__parse_watch(const char *s, struct amutex_watch *w);

@@ -23,6 +23,19 @@ from collections import OrderedDict, defaultdict
 GLIBC = ("pthread", "adaptive")
 
 
+def pass_header(path, key):
+    """A header a file of a device pass lacks (its subdirectory's drivers write
+    none): the one of the pass's own files, in the directory above."""
+    import glob
+    import os
+    for f in sorted(glob.glob(os.path.join(os.path.dirname(os.path.dirname(path)), "*.txt"))):
+        for line in open(f):
+            m = re.match(r"#\s*([\w-]+):\s*(.*)", line)
+            if m and m.group(1) == key:
+                return m.group(2)
+    return None
+
+
 def parse(path):
     head, rows = OrderedDict(), []
     with open(path) as f:
@@ -35,6 +48,11 @@ def parse(path):
             if line.startswith("SUMMARY "):
                 kv = dict(p.split("=", 1) for p in line.split()[1:] if "=" in p)
                 rows.append(kv)
+    for key in ("commit", "machine"):
+        if key not in head and pass_header(path, key):
+            head[key] = pass_header(path, key)
+    if "command" not in head and pass_header(path, "commit"):
+        head["command"] = "written by a driver of the pass in the directory above"
     return head, rows
 
 
@@ -250,16 +268,10 @@ def verbatim(path):
 
 def ratios(path):
     """The RATIO lines of bench/dropin-condvar.sh (drop-in / glibc, median of pairs)."""
-    import glob
-    import os
-
-    def first(key, f=path):
-        return next((l.split(":", 1)[1].strip() for l in open(f)
+    def first(key):
+        return next((l.split(":", 1)[1].strip() for l in open(path)
                      if l.lstrip("# ").startswith(key + ":")), None)
-    commit = first("commit")
-    if commit is None:	# a device pass: the commit is in its core.txt's header
-        for f in sorted(glob.glob(os.path.join(os.path.dirname(os.path.dirname(path)), "*.txt"))):
-            commit = commit or first("commit", f)
+    commit = first("commit") or pass_header(path, "commit")
     out = ["Raw: `%s` (machine: %s; library at commit `%s`)." % (path, first("machine"), commit or "?"), ""]
     out.append("| workload | median ratio (drop-in / glibc) | pairs |")
     out.append("|---|---|---|")

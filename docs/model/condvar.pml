@@ -1,71 +1,188 @@
 /*
- * A Promela model of the drop-in's condition variable, lib/dropin/cond.c as
- * it is now (to be redesigned): a sequence-number futex word `seq` (+1 per
- * signal or broadcast) and a count `waiters` of threads between their
- * increment before reading seq and their decrement after the futex wait.
- * One atomic block per access to the condvar. The mutex is abstract (a
- * blocking test-and-set): its protocol is docs/model/amutex.pml's. Checked
- * by tests/model.sh; docs/verification.md has the results.
+ * A Promela model of the drop-in's condition variables, lib/dropin/cond.c
+ * (line numbers in the comments): the private condvar, a list of waiter
+ * nodes on the waiters' stacks under a small lock (musl's design), and,
+ * with -DSHARED, the process-shared one (a sequence number and a count
+ * word). One atomic block per access to shared memory (the condvar, a
+ * node, a signaller's `leaving`, a thread's cancellation slot), with the
+ * thread-local computation next to it. The small locks (dropin.h:49-74)
+ * are modelled as they are, futex and all: the list's lock, each node's
+ * barrier (2 closed and slept on, 0 open, 1 taken, 3 poked), each thread's
+ * slot lock. Abstract: the mutex (a blocking test-and-set; its protocol is
+ * docs/model/amutex.pml's), glibc's part of pthread_cancel (the waiter
+ * sleeps with cancellation disabled, so it only marks the thread), and a
+ * cancellation that acts (the cleanup handler unlocks; the thread ends).
+ * Who opens which barrier (the baton: the signaller the oldest marked
+ * node's, each woken waiter the next newer one's) is modelled in one
+ * place, the section THE BATON (baton() and the check of the detached
+ * nodes it relies on), so that another scheme (a fan-out tree) changes
+ * only that section. Checked by tests/model.sh; tests/model-mutations.sh
+ * plants bugs that the properties must catch; docs/verification.md has
+ * the results.
  *
+ * Threads: waiters 0..NW-1 (waiter i's node is node i), signallers 3 and 4
+ * (SIG0 + si; si indexes their `leaving` counters), the canceller 5.
  * Programs, chosen with -D:
  *   (default)  NW consumers: lock; while (items == 0) wait; items--; unlock.
- *              A producer: NW times lock; items++; signal; unlock.
- *   CANCEL     consumer 0 may be cancelled at any point of its futex wait
- *              (pthread_cond_wait's asynchronous window) and then exits
- *              through the cleanup handler (cancelled(): waiters--, relock;
- *              the program's handler unlocks); the producer makes one item
- *              fewer.
- *   DESTROY    NW waiters: lock; while (!ready) wait; unlock; then they are
- *              finished with the condvar. A broadcaster: lock; ready = 1;
- *              broadcast; destroy; free (POSIX's pthread_cond_destroy
- *              example: safe once no thread is blocked on it); unlock.
+ *              NP (1 or 2) producers make NW items between them: lock;
+ *              items++; then signal and unlock, or unlock and signal.
+ *   DESTROY    NW waiters: lock; nin++; while (!ready) wait; unlock. A
+ *              destroyer: lock; ready = 1; broadcast (-DONE: signal, for
+ *              NW = 1); destroy, which must return 0; free (POSIX's
+ *              example); unlock. -DBUSY: first, once every waiter has come
+ *              in (nin == NW), destroy while they wait: EBUSY, unless none
+ *              is left on the condvar (then free it and stop).
+ * Options: -DTIMED: the last waiter's wait is timed (its futex wait may
+ * time out at any moment; a consumer then looks at the predicate once more
+ * and gives up; a DESTROY waiter gives up). -DCANCEL: the canceller calls
+ * pthread_cancel on waiter 0 (cancellation enabled) at any moment; a
+ * cancelled waiter that acts on it unlocks the mutex and ends; consumers
+ * then get one item fewer (NW - 1: else a later signal would cover for a
+ * wake-up that a cancellation lost), so one may sleep for ever with none
+ * there. -DSPURIOUS: a futex wait may return at any moment.
  *
  * Properties, each a named flag that its assertion prints:
- *   no_lost_wakeup              when nothing can move, no consumer sleeps
- *                               while an item is there (a signal sent while
- *                               a thread is blocked wakes at least one)
- *   cancel_passes_wakeup        the same with a cancelled consumer: a
- *                               cancellation that consumed a wake-up passes
- *                               it on (POSIX: a cancelled waiter shall not
- *                               consume a signal another waiter could take)
- *   destroy_after_broadcast_ok  pthread_cond_destroy right after a
- *                               broadcast returns 0
- *   no_access_after_destroy     nobody touches the condvar after it was
- *                               destroyed and freed (a futex wake on its
- *                               address would be allowed)
- * KNOWN BUGS of the current cond.c, shown by this model and expected to
- * fail by tests/model.sh until the redesign: cancel_passes_wakeup (the
- * cleanup handler takes the wake-up with it), destroy_after_broadcast_ok
- * (woken waiters still count in `waiters`: EBUSY) and
- * no_access_after_destroy (those waiters then decrement `waiters` in freed
- * memory). A fix must flip them to passing.
+ *   no_lost_wakeup          when nothing can move, no waiter is inside a
+ *                           wait while its predicate holds (an item is
+ *                           there; ready is set): a signal sent while a
+ *                           thread is blocked wakes at least one blocked
+ *                           waiter, a broadcast all of them; with
+ *                           -DCANCEL, a wake-up a cancelled waiter had
+ *                           reaches another waiter
+ *   all_return              when nothing can move, every thread has ended
+ *                           (with -DCANCEL: or sleeps in its wait, with no
+ *                           item there)
+ *   cancel_keeps_wakeup     (private) a cancelled waiter whose node a
+ *                           signal marked SIGNALED returns 0 and is not
+ *                           cancelled by this wait (the shared one passes
+ *                           the wake-up on instead: no_lost_wakeup)
+ *   timeout_keeps_wakeup    a timed-out waiter that had a wake-up returns
+ *                           0 (private: its node was marked SIGNALED;
+ *                           shared: a signal or broadcast came while it
+ *                           slept)
+ *   destroy_ok              destroy after the broadcast (or the signal of
+ *                           the only waiter) returns 0
+ *   destroy_busy_ok         destroy returns EBUSY while a waiter is blocked
+ *                           and not signalled (shared: no signal at all
+ *                           came since it blocked)
+ *   no_access_after_destroy nobody touches the condvar's memory after
+ *                           destroy returned 0 and it was freed (a futex
+ *                           wake on its address is allowed)
+ *   no_access_after_return  nobody touches a node after its waiter's wait
+ *                           returned, nor a signaller's `leaving` after its
+ *                           signal returned (they live on their stacks)
+ *   list_wf                 (private) at every step at which the list's
+ *                           lock is free (a never claim), head..tail is a
+ *                           doubly linked list of nwait nodes, none
+ *                           SIGNALED, each of a waiter inside a wait,
+ *                           holding every queued node still WAITING; when a
+ *                           signaller opens the first barrier, its detached
+ *                           nodes are exactly those it marked, all
+ *                           SIGNALED, linked oldest to newest; a baton goes
+ *                           only to a SIGNALED node
+ *   ltl returns (-DLTL)     every thread ends, so every wait returns (pan
+ *                           -a -f: weak fairness; the mutex is held
+ *                           briefly); the monitor of the first two and the
+ *                           never claim of list_wf are then left out
  *
- * Abstractions: FUTEX_WAKE(n) wakes any n sleepers; no spurious wake-ups
- * and no timeouts (they could only hide a lost wake-up); sequentially
- * consistent memory (cond.c makes these accesses seq-cst).
+ * Abstractions: FUTEX_WAKE(1) wakes any one sleeper on the word; a timed
+ * futex wait times out at any moment of its sleep; sequentially consistent
+ * memory (of the accesses cond.c makes relaxed, nwait's updates are under
+ * the list's lock, and signal's first look at it is ordered by the mutex
+ * unlock of a waiter it must see); small_lock spins at most once (of 100);
+ * seq and the count are bytes (W and K 3 bits each), enough for these runs.
  */
 
 #ifndef NW
 #define NW 2
 #endif
+#ifndef NP
+#define NP 1
+#endif
 #define MAXW 3
+#define MAXT 6
+#define SIG0 3
+#define CANCELLER 5
+#define NIL 3		/* a sentinel node: nnext[NIL] == nprev[NIL] == NIL */
 
-byte seq = 0;			/* pt_cond.seq */
-byte waiters = 0;		/* pt_cond.waiters */
-bit asleep[MAXW];		/* in futex_wait on seq */
+#define WAITING  0
+#define SIGNALED 1
+#define LEAVING  2
+
+#define EAGAIN    11
+#define EBUSY     16
+#define ETIMEDOUT 110
+
+/* The futex words and small locks, by id: wd[id]. */
+#define W_LIST  1	/* c->lock (private) */
+#define W_SEQ   2	/* c->seq (shared) */
+#define W_COUNT 3	/* c->count (shared): CW waiters, CK wake-ups owed, CD destroy */
+#define W_BAR   4	/* 4..6: node i's barrier */
+#define W_SLOT  7	/* 7..9: thread i's cancellation slot lock */
+#define W_LEAVE 10	/* 10..11: signaller si's `leaving` */
+#define NWORDS  12
+
+#define CW(n) ((n) & 7)
+#define CK(n) (((n) >> 3) & 7)
+#define CD 64
+
+byte wd[NWORDS];
+byte fw[MAXT];			/* the word id a thread sleeps on in FUTEX_WAIT; 0: awake */
+
+/* private: c->nwait, c->head, c->tail; the nodes (struct node) */
+byte nwait = 0;
+byte head = NIL, tail = NIL;
+byte nprev[MAXW + 1] = NIL, nnext[MAXW + 1] = NIL;	/* prev: newer; next: older */
+byte nstate[MAXW + 1], notify[MAXW + 1];	/* notify: 1 + the signaller waiting for it; 0 none */
+
+/* cancellation slots (thread-local storage of the waiters) */
+bit requested[MAXW];
+bit pub[MAXW];			/* slot.word set: the thread's barrier (private) or c->seq */
+
+/* the program */
 byte mtx = 0;			/* the mutex: 0 free, 1 + the owner */
-byte items = 0;			/* the consumers' predicate */
-bit ready = 0;			/* the DESTROY waiters' predicate */
+byte items = 0;
+bit ready = 0;
+byte nin = 0;
+byte fin = 0;			/* threads ended */
+
+/* ghosts */
 bit freed = 0;
-byte finished = 0;
+bit gone[MAXW + 1] = 1;			/* waiter i is not inside a wait: its node is not there */
+bit queued[MAXW + 1];		/* queued (list lock released; shared: seq read) and not returned */
+bit blk[MAXW];			/* queued and still in sleep_on */
+bit sigd[MAXW];			/* marked SIGNALED by a signal (shared: a broadcast) in this wait */
+byte sby[MAXW];			/* by which signaller */
+bit inwait[MAXW];		/* inside pthread_cond_wait */
+bit insig[2];			/* signaller si inside signal_nodes: its `leaving` exists */
+byte nsig[2];			/* how many nodes signaller si marked in its current call */
 
 bit no_lost_wakeup = 1;
-bit cancel_passes_wakeup = 1;
-bit destroy_after_broadcast_ok = 1;
+bit all_return = 1;
+bit cancel_keeps_wakeup = 1;
+bit timeout_keeps_wakeup = 1;
+bit destroy_ok = 1;
+bit destroy_busy_ok = 1;
 bit no_access_after_destroy = 1;
+bit no_access_after_return = 1;
+bit list_wf = 1;
 
-/* Every access to the condvar's memory. */
 #define ACC	no_access_after_destroy = !freed; assert(no_access_after_destroy)
+#define NODE(i)	no_access_after_return = !gone[i]; assert(no_access_after_return)
+#define STACKOF(si)	no_access_after_return = insig[si]; assert(no_access_after_return)
+/* an access to word id */
+#define ACCW(id) \
+	if \
+	:: id == W_LIST || id == W_SEQ || id == W_COUNT -> ACC \
+	:: id >= W_BAR && id < W_BAR + MAXW -> NODE(id - W_BAR) \
+	:: id >= W_LEAVE -> STACKOF(id - W_LEAVE) \
+	:: else \
+	fi
+
+#define BLOCKED_UNSIGNALLED \
+	((blk[0] && !sigd[0]) || (blk[1] && !sigd[1]) || (blk[2] && !sigd[2]))
+
+#define ALLT(e) e(0); e(1); e(2); e(3); e(4); e(5)
 
 inline mlock(me) {
 	atomic { mtx == 0 -> mtx = me + 1 }
@@ -75,196 +192,757 @@ inline munlock(me) {
 	mtx = 0
 }
 
-/* FUTEX_WAKE(n) on seq: any n sleepers (n is 1 or all). */
-inline futex_wake(n) {
+/* FUTEX_WAKE(1): any one sleeper on the word; FUTEX_WAKE(INT_MAX): all. */
+inline fwake1(id) {
 	atomic {
 		if
-		:: n == 1 ->
-			if
-			:: asleep[0] -> asleep[0] = 0
-			:: asleep[1] -> asleep[1] = 0
-			:: asleep[2] -> asleep[2] = 0
-			:: else
-			fi
-		:: else -> asleep[0] = 0; asleep[1] = 0; asleep[2] = 0
+		:: fw[0] == id -> fw[0] = 0
+		:: fw[1] == id -> fw[1] = 0
+		:: fw[2] == id -> fw[2] = 0
+		:: fw[3] == id -> fw[3] = 0
+		:: fw[4] == id -> fw[4] = 0
+		:: fw[5] == id -> fw[5] = 0
+		:: else
 		fi
 	}
 }
-
-/* wake(c, n): seq += 1; then, if anybody waits, FUTEX_WAKE(n). */
-inline wake(n) {
-	atomic { ACC; seq++ };
-	atomic { ACC; nw = waiters };
-	if
-	:: nw > 0 -> futex_wake(n)
-	:: else
-	fi;
-	nw = 0
+#define WAKE_IF(t) if :: fw[t] == id -> fw[t] = 0 :: else fi
+inline fwake_all(id) {
+	d_step { ALLT(WAKE_IF) }
 }
 
 /*
- * wait(c, m) for thread me; cancellable: it may be cancelled in the
- * asynchronous window around the futex wait. Ends holding the mutex, or,
- * cancelled, in the cleanup handler (label cancelled in the caller).
+ * FUTEX_WAIT(word id, val) by thread me: e = EAGAIN if the word is not
+ * val, else it sleeps until woken (e = 0) or, timed, until it times out.
  */
-inline cond_wait(me, cancellable) {
-	atomic { ACC; waiters++ };
-	atomic { ACC; s = seq };
-	munlock(me);
-	/* pthread_setcanceltype(ASYNCHRONOUS): from here to its undo, a cancel acts at once */
-	if
-	:: cancellable && !cancelled_once -> cancelled_once = 1; goto cancelled	/* before the sleep */
-	:: true
-	fi;
-	atomic {	/* amutex__futex_wait(&c->seq, s, abs, how) */
-		ACC;
+inline fwait(id, val, timed, e) {
+	atomic {
+		ACCW(id);
 		if
-		:: seq == s -> asleep[me] = 1
-		:: else				/* EAGAIN */
+		:: wd[id] == val -> fw[me] = id; e = 0
+		:: else -> e = EAGAIN
 		fi
 	};
 	if
-	:: atomic { !asleep[me] -> skip }	/* woken, or never slept */
-	:: atomic { cancellable && !cancelled_once && asleep[me] ->
-		asleep[me] = 0; cancelled_once = 1; goto cancelled }	/* while asleep */
+	:: e == 0 ->
+		if
+		:: atomic { fw[me] == 0 -> skip }
+		:: atomic { timed && fw[me] != 0 -> fw[me] = 0; e = ETIMEDOUT }
+#ifdef SPURIOUS
+		:: atomic { fw[me] != 0 -> fw[me] = 0 }
+#endif
+		fi
+	:: else
+	fi
+}
+
+/* amutex__small_lock (dropin.h:49): 0 free, 1 held, 2 held with sleepers. */
+inline small_lock(id) {
+	atomic {
+		ACCW(id);
+		if
+		:: wd[id] == 0 -> wd[id] = 1; ok = 1
+		:: else -> c_ = wd[id]
+		fi
+	};
+	if
+	:: !ok && c_ == 1 ->	/* the spin: one more try */
+		atomic {
+			ACCW(id);
+			if
+			:: wd[id] == 0 -> wd[id] = 1; ok = 1; c_ = 0
+			:: else -> c_ = wd[id]
+			fi
+		}
+	:: else
 	fi;
 	if
-	:: cancellable && !cancelled_once -> cancelled_once = 1; goto cancelled	/* after the wake */
-	:: true
+	:: !ok ->
+		if
+		:: c_ != 2 -> atomic { ACCW(id); c_ = wd[id]; wd[id] = 2 }
+		:: else
+		fi;
+		do
+		:: c_ == 0 -> break
+		:: else ->
+			fwait(id, 2, 0, e2);
+			atomic { ACCW(id); c_ = wd[id]; wd[id] = 2; e2 = 0 }
+		od
+	:: else
 	fi;
-	/* pthread_setcanceltype(old) */
-	atomic { ACC; waiters-- };
-	mlock(me)
+	ok = 0
 }
+
+/* amutex__small_unlock (dropin.h:70): after the store, only the wake. */
+inline small_unlock(id) {
+	atomic { ACCW(id); nb = (wd[id] == 2); wd[id] = 0 };
+	if
+	:: nb -> atomic { nb = 0; fwake1(id) }
+	:: else
+	fi
+}
+
+/*
+ * sleep_on (:395) of waiter me on word id while it is val; err: 0 or
+ * ETIMEDOUT. The slot: publish (:165), unpublish (:171).
+ */
+inline sleep_on(id, val) {
+	if
+	:: cancellable -> atomic { pub[me] = 1 }			/* :403 */
+	:: else
+	fi;
+	do
+	:: atomic { ACCW(id); v = (wd[id] == val) };			/* :404 */
+		if
+		:: !v -> break
+		:: else
+		fi;
+		if
+		:: cancellable -> atomic { v = requested[me] };	/* :405 */
+			if
+			:: v -> break
+			:: else
+			fi
+		:: else
+		fi;
+		fwait(id, val, timed, err);				/* :406 */
+		if
+		:: err == ETIMEDOUT -> break
+		:: else
+		fi
+	od;
+	atomic { v = 0; blk[me] = 0 };
+	if
+	:: cancellable ->
+		small_lock(W_SLOT + me);				/* :173 */
+		atomic { pub[me] = 0 };					/* :174 */
+		small_unlock(W_SLOT + me)				/* :175 */
+	:: else
+	fi;
+	if
+	:: err != ETIMEDOUT -> err = 0					/* :410 */
+	:: else
+	fi
+}
+
+#ifndef SHARED
+#define CANCEL_KEEPS	cancel_keeps_wakeup = !(sigd[me] && acted); assert(cancel_keeps_wakeup)
+#else	/* a cancelled shared waiter passes a wake-up on instead: no_lost_wakeup */
+#define CANCEL_KEEPS	skip
+#endif
+
+/* The relock (:468) and return (:470-477): the node is no longer there. */
+inline relock_and_return() {
+	atomic {
+		mtx == 0 -> mtx = me + 1;
+		gone[me] = 1; queued[me] = 0; inwait[me] = 0;
+		acted = cancel && !consumed;
+		if
+		:: !consumed -> skip
+		:: else -> err = 0					/* :477 */
+		fi;
+		CANCEL_KEEPS;
+		timeout_keeps_wakeup = !(sigd[me] && !acted && err != 0);
+		assert(timeout_keeps_wakeup)
+	}
+}
+
+#ifndef SHARED
+
+/* ==================================================================
+ * THE BATON: who opens which barrier. Everything the model says about it
+ * is in this section: a fan-out tree instead of the chain changes
+ * baton() and segment_check() and nothing else.
+ *
+ * The chain (cond.c:283-284, :466-467): the signaller, once the nodes it
+ * detached are settled (no LEAVING one left among them), opens the
+ * barrier of the oldest one it marked, `first`; each woken waiter, its
+ * own barrier opened (node_leave took it), opens the barrier of the next
+ * newer detached node, its node's prev (NIL: it was the newest), before
+ * it relocks the mutex.
+ * ================================================================== */
+
+/*
+ * The detached nodes, when their signaller opens the first barrier: from
+ * first to the newest by prev, those it marked SIGNALED and no others.
+ */
+inline segment_check() {
+	d_step {
+		x = first; k = 0; y = NIL;
+		list_wf = (nnext[first] == NIL);
+		do
+		:: x == NIL -> break
+		:: x != NIL && k >= MAXW -> list_wf = 0; break
+		:: x != NIL && k < MAXW ->
+			list_wf = list_wf && nstate[x] == SIGNALED && sby[x] == si &&
+				  (y == NIL || nnext[x] == y);
+			y = x; x = nprev[x]; k++
+		od;
+		list_wf = list_wf && k == nsig[si];
+		assert(list_wf);
+		x = 0; k = 0; y = 0
+	}
+}
+
+/*
+ * baton(from): from == NIL, the signaller si; else the woken waiter
+ * `from` (== me). The barrier it opens must be a SIGNALED node's (list_wf);
+ * after the store that opens it, only the futex wake (small_unlock).
+ */
+inline baton(from) {
+	atomic {
+		if
+		:: from == NIL -> q = first				/* :284 */
+		:: else -> q = nprev[from]				/* :466 */
+		fi;
+		list_wf = (q == NIL || nstate[q] == SIGNALED);
+		assert(list_wf)
+	};
+	if
+	:: q != NIL -> small_unlock(W_BAR + q)				/* :284, :467 */
+	:: else
+	fi;
+	q = 0
+}
+/* ==================== end of the baton ==================== */
+
+/* leave_list (:319): a WAITING node turned LEAVING unlinks itself. */
+inline leave_list() {
+	small_lock(W_LIST);						/* :325 */
+	atomic { ACC; v = (head == me) };				/* :326 */
+	if
+	:: v -> atomic { ACC; head = nnext[me]; v = 0 }			/* :327 */
+	:: else ->
+		atomic { p = nprev[me] };				/* :328 */
+		if
+		:: p != NIL -> atomic { NODE(p); nnext[p] = nnext[me]; p = 0 }	/* :329 */
+		:: else -> p = 0
+		fi
+	fi;
+	atomic { ACC; v = (tail == me) };				/* :330 */
+	if
+	:: v -> atomic { ACC; tail = nprev[me]; v = 0 }			/* :331 */
+	:: else ->
+		atomic { p = nnext[me] };				/* :332 */
+		if
+		:: p != NIL -> atomic { NODE(p); nprev[p] = nprev[me]; p = 0 }	/* :333 */
+		:: else -> p = 0
+		fi
+	fi;
+	atomic { v = notify[me] };					/* :334 */
+	if
+	:: v == 0 -> atomic { ACC; nwait-- }				/* :336 */
+	:: else
+	fi;
+	small_unlock(W_LIST);						/* :337 */
+	if
+	:: v != 0 ->							/* :338 */
+		atomic { STACKOF(v - 1); wd[W_LEAVE + v - 1]--; r = (wd[W_LEAVE + v - 1] == 0) };
+		if
+		:: r -> fwake1(W_LEAVE + v - 1)				/* :339 */
+		:: else
+		fi;
+		atomic { r = 0; v = 0 }
+	:: else
+	fi
+}
+
+/* amutex__dropin_cond_wait (:413), private; ends holding the mutex. */
+inline cond_wait() {
+	atomic {	/* memset, state WAITING, barrier 2 (:424-437): its own stack */
+		inwait[me] = 1; gone[me] = 0; sigd[me] = 0;
+		nstate[me] = WAITING; wd[W_BAR + me] = 2;
+		nprev[me] = NIL; nnext[me] = NIL; notify[me] = 0
+	};
+	small_lock(W_LIST);						/* :438 */
+	atomic { ACC; nnext[me] = head };				/* :439 */
+	atomic { ACC; head = me };					/* :440 */
+	atomic { ACC; v = (tail == NIL) };				/* :441 */
+	if
+	:: v -> atomic { ACC; tail = me; v = 0 }			/* :442 */
+	:: else -> atomic { p = nnext[me]; NODE(p); nprev[p] = me; p = 0 }	/* :444 */
+	fi;
+	atomic { ACC; nwait++; queued[me] = 1; blk[me] = 1 };		/* :445 */
+	small_unlock(W_LIST);						/* :446 */
+	munlock(me);							/* :448 */
+	sleep_on(W_BAR + me, 2);					/* :452 */
+	atomic { cancel = cancellable && requested[me] };		/* :453 */
+	/* node_leave (:376) */
+	atomic {							/* :380 */
+		if
+		:: nstate[me] == WAITING -> nstate[me] = LEAVING; v = 1
+		:: else -> v = 0
+		fi
+	};
+	if
+	:: v -> v = 0; leave_list(); consumed = 0			/* :382 */
+	:: else -> small_lock(W_BAR + me); consumed = 1			/* :385 */
+	fi;
+	if
+	:: consumed -> baton(me)					/* :466 */
+	:: else
+	fi;
+	relock_and_return()
+}
+
+/* signal_nodes (:248) by signaller si; howmany: 1 (signal) or MAXW (broadcast). */
+inline signal_nodes(howmany) {
+	atomic { ACC; v = (nwait != 0); n_ = howmany; insig[si] = 1; nsig[si] = 0 };	/* :253 */
+	if
+	:: v ->
+		small_lock(W_LIST);					/* :255 */
+		atomic { ACC; p = tail };				/* :256 */
+		do
+		:: n_ > 0 && p != NIL ->
+			atomic {					/* :259 */
+				NODE(p);
+				if
+				:: nstate[p] == WAITING ->
+					nstate[p] = SIGNALED; sigd[p] = 1; sby[p] = si; nsig[si]++;
+					n_--;				/* :263 */
+					if
+					:: first == NIL -> first = p	/* :265 */
+					:: else
+					fi;
+					r = 1
+				:: else -> r = 0
+				fi
+			};
+			if
+			:: !r ->
+				atomic { wd[W_LEAVE + si]++ };		/* :260 */
+				atomic { NODE(p); notify[p] = si + 1 }	/* :261 */
+			:: else -> r = 0
+			fi;
+			atomic { ACC; nwait-- };			/* :267 */
+			atomic { NODE(p); p = nprev[p] }		/* :256 */
+		:: else -> break
+		od;
+		if							/* :270 */
+		:: p != NIL ->
+			atomic { NODE(p); q = nnext[p] };		/* :271 */
+			if
+			:: q != NIL -> atomic { NODE(q); nprev[q] = NIL }	/* :272 */
+			:: else
+			fi;
+			atomic { NODE(p); nnext[p] = NIL; q = 0 }	/* :273 */
+		:: else -> atomic { ACC; head = NIL }			/* :275 */
+		fi;
+		atomic { ACC; tail = p; p = 0; n_ = 0 };		/* :277 */
+		small_unlock(W_LIST);					/* :278 */
+		do							/* :281 */
+		:: atomic { v = wd[W_LEAVE + si] };
+			if
+			:: v == 0 -> break
+			:: else
+			fi;
+			fwait(W_LEAVE + si, v, 0, e2);			/* :282 */
+			e2 = 0
+		od;
+		if
+		:: first != NIL -> segment_check(); baton(NIL); first = NIL	/* :283 */
+		:: else
+		fi
+	:: else
+	fi;
+	atomic { v = 0; insig[si] = 0; nsig[si] = 0 }
+}
+#define cond_signal()    signal_nodes(1)
+#define cond_broadcast() signal_nodes(MAXW)
+
+/* pthread_cond_destroy (:212), private; r: 0 or EBUSY. */
+inline cond_destroy() {
+	small_lock(W_LIST);						/* :220 */
+	atomic {							/* :221 */
+		ACC;
+		r = (head != NIL -> EBUSY : 0);
+		destroy_busy_ok = (r == EBUSY || !BLOCKED_UNSIGNALLED);
+		assert(destroy_busy_ok)
+	};
+	small_unlock(W_LIST)						/* :222 */
+}
+
+/* pthread_cancel's poke (:146-161) of waiter t's barrier. */
+inline poke(t) {
+	atomic { NODE(t); v = (wd[W_BAR + t] == 2); if :: v -> wd[W_BAR + t] = 3 :: else fi };	/* :156 */
+	if
+	:: v -> fwake1(W_BAR + t)					/* :158 */
+	:: else
+	fi;
+	v = 0
+}
+
+/*
+ * list_wf, at every step at which the list's lock is free: head..tail by
+ * next, prev the other way, nwait nodes, none SIGNALED, each of a queued
+ * waiter; every queued node still WAITING is on it.
+ */
+#ifndef LTL
+/*
+ * list_wf, at every step at which the list's lock is free (a never claim:
+ * it looks at every state): from head by next, at most MAXW nodes, then
+ * NIL; prev the other way; the last one is tail; nwait of them; none
+ * SIGNALED, each of a queued waiter; every queued node still WAITING is
+ * on it. (list_wf, a constant here, names the failing assertion.)
+ */
+#define H1	nnext[head]
+#define H2	nnext[H1]
+#define H3	nnext[H2]
+#define LAST	(H2 != NIL -> H2 : (H1 != NIL -> H1 : head))
+#define LEN	((head != NIL) + (H1 != NIL) + (H2 != NIL))
+#define ON(x)	(x == NIL || (nstate[x] != SIGNALED && queued[x]))
+#define FOUND(i) (!queued[i] || nstate[i] != WAITING || head == i || H1 == i || H2 == i)
+#define LIST_WF \
+	(nnext[NIL] == NIL && nprev[NIL] == NIL && H3 == NIL && \
+	 (head == NIL || nprev[head] == NIL) && (H1 == NIL || nprev[H1] == head) && \
+	 (H2 == NIL || nprev[H2] == H1) && tail == LAST && LEN == nwait && \
+	 ON(head) && ON(H1) && ON(H2) && FOUND(0) && FOUND(1) && FOUND(2))
+#define WF_NOW	(wd[W_LIST] != 0 || LIST_WF)
+never {
+	do
+	:: WF_NOW
+	:: !WF_NOW -> assert(!list_wf)
+	od
+}
+#endif
+
+#else /* SHARED */
+
+/* amutex__dropin_cond_wait (:413), process-shared; ends holding the mutex. */
+inline cond_wait() {
+	atomic { inwait[me] = 1; gone[me] = 0; sigd[me] = 0 };
+	atomic { ACC; wd[W_COUNT]++ };					/* :433 */
+	atomic { ACC; ws = wd[W_SEQ]; queued[me] = 1; blk[me] = 1 };	/* :434 */
+	munlock(me);							/* :448 */
+	sleep_on(W_SEQ, ws);						/* :450 */
+	atomic { cancel = cancellable && requested[me] };		/* :453 */
+	/* shared_leave (:347) */
+	atomic { ACC; consumed = (wd[W_SEQ] != ws) };			/* :350 */
+	atomic { ACC; nn = wd[W_COUNT] };				/* :351 */
+	if
+	:: cancel && consumed -> fwake1(W_SEQ)				/* :355 */
+	:: else
+	fi;
+	do								/* :357-365 */
+	:: atomic {
+		mm = CK(nn);
+		if
+		:: consumed && mm > 0 -> mm--
+		:: else
+		fi;
+		if
+		:: mm > CW(nn) - 1 -> mm = CW(nn) - 1
+		:: else
+		fi;
+		mm = (nn & CD) | (mm << 3) | (CW(nn) - 1);
+		ACC;
+		if
+		:: wd[W_COUNT] == nn -> wd[W_COUNT] = mm; ok = 1
+		:: else -> nn = wd[W_COUNT]
+		fi
+	   };
+	   if
+	   :: ok -> ok = 0; break
+	   :: else
+	   fi
+	od;
+	if
+	:: CW(mm) == 0 && (mm & CD) -> fwake_all(W_COUNT)		/* :367 */
+	:: else
+	fi;
+	atomic { consumed = consumed && !cancel; nn = 0; mm = 0; ws = 0 };	/* :455 */
+	relock_and_return()
+}
+
+/*
+ * The ghost sigd of a shared waiter: a signal or broadcast came while it
+ * was in sleep_on (which one it wakes, the futex decides).
+ */
+#define MARK_IF(t) if :: blk[t] -> sigd[t] = 1 :: else fi
+/* shared_wake (:226): all 0 (signal) or 1 (broadcast). */
+inline shared_wake(all) {
+	atomic { ACC; wd[W_SEQ]++; MARK_IF(0); MARK_IF(1); MARK_IF(2) };	/* :230 */
+	atomic { ACC; nn = wd[W_COUNT] };				/* :231 */
+	do
+	:: CW(nn) == 0 -> break						/* :235 */
+	:: else ->
+		atomic {						/* :233-236 */
+			mm = (all -> CW(nn) : CK(nn) + (CK(nn) < CW(nn)));
+			ACC;
+			if
+			:: wd[W_COUNT] == nn -> wd[W_COUNT] = (nn & ~(7 << 3)) | (mm << 3); ok = 1
+			:: else -> nn = wd[W_COUNT]
+			fi;
+			mm = 0
+		};
+		if
+		:: ok -> ok = 0; break
+		:: else
+		fi
+	od;
+	if								/* :239 */
+	:: CW(nn) != 0 ->
+		if
+		:: all -> fwake_all(W_SEQ)
+		:: else -> fwake1(W_SEQ)
+		fi
+	:: else
+	fi;
+	nn = 0
+}
+#define cond_signal()    shared_wake(0)
+#define cond_broadcast() shared_wake(1)
+
+/* shared_destroy (:193); r: 0 or EBUSY. */
+inline cond_destroy() {
+	atomic { ACC; nn = wd[W_COUNT]; v = BLOCKED_UNSIGNALLED };	/* :195 */
+	do
+	:: CW(nn) == 0 -> r = 0; break					/* :198 */
+	:: CW(nn) != 0 && CW(nn) > CK(nn) -> r = EBUSY; break		/* :200 */
+	:: CW(nn) != 0 && CW(nn) <= CK(nn) ->
+		atomic {						/* :202 */
+			ACC;
+			v = BLOCKED_UNSIGNALLED;
+			if
+			:: wd[W_COUNT] == nn -> wd[W_COUNT] = nn | CD; ok = 1
+			:: else -> nn = wd[W_COUNT]
+			fi
+		};
+		if
+		:: ok -> break
+		:: else
+		fi
+	od;
+	destroy_busy_ok = (r == EBUSY || !v);
+	assert(destroy_busy_ok);
+	if
+	:: ok ->
+		ok = 0;
+		atomic { ACC; wd[W_SEQ]++ };				/* :205 */
+		fwake_all(W_SEQ);					/* :206 */
+		do							/* :207 */
+		:: atomic { ACC; nn = wd[W_COUNT] };
+			if
+			:: CW(nn) == 0 -> break
+			:: else
+			fi;
+			fwait(W_COUNT, nn, 0, e2);			/* :208 */
+			e2 = 0
+		od;
+		r = 0
+	:: else
+	fi;
+	atomic { nn = 0; v = 0 }
+}
+
+/* pthread_cancel's poke (:152-155): c->seq += 1 and wake all. */
+inline poke(t) {
+	atomic { ACC; wd[W_SEQ]++ };					/* :154 */
+	fwake_all(W_SEQ)						/* :155 */
+}
+#endif /* SHARED */
+
+/* Locals of every thread that runs the condvar's code. */
+#define LOCALS \
+	byte v, r, p, q, c_, n_, err, e2, ws, nn, mm, x, y, k; \
+	byte first = NIL; \
+	bit ok, nb, cancel, consumed, acted
 
 #ifndef DESTROY
-proctype consumer(byte me)
+proctype consumer(byte me; bit timed; bit cancellable)
 {
-	byte s;
-	bit cancelled_once = 0;
-	bit cancellable = 0;
-#ifdef CANCEL
-	cancellable = (me == 0);
-#endif
+	LOCALS;
+	bit gaveup = 0;
 	mlock(me);
 	do
-	:: items == 0 -> cond_wait(me, cancellable)
-	:: else -> break
+	:: items > 0 -> items--; break
+	:: items == 0 && gaveup -> break
+	:: items == 0 && !gaveup ->
+		cond_wait();
+		if
+		:: acted -> goto cancelled	/* pthread_testcancel with the mutex held */
+		:: else
+		fi;
+		atomic { gaveup = (err == ETIMEDOUT); err = 0; cancel = 0; consumed = 0 }
 	od;
-	items--;
 	munlock(me);
 	goto out;
-cancelled:	/* cancelled(): waiters--, relock; then the program's handler unlocks */
-	atomic { ACC; waiters-- };
-	mlock(me);
+cancelled:	/* the cleanup handler unlocks */
 	munlock(me);
 out:
-	finished++
+	fin++
 }
 
-proctype producer(byte me)
+proctype producer(byte me; byte si; byte n)
 {
-	byte s, i = 0, nw = 0;
-	bit cancelled_once, cancellable;
+	LOCALS;
+	byte i = 0;
 	do
-#ifdef CANCEL
-	:: i == NW - 1 -> break
-#else
-	:: i == NW -> break
-#endif
+	:: i == n -> break
 	:: else ->
 		mlock(me);
 		items++;
-		wake(1);	/* pthread_cond_signal */
-		munlock(me);
+		if
+		:: cond_signal(); munlock(me)
+		:: munlock(me); cond_signal()
+		fi;
 		i++
 	od;
-	finished++
+	fin++
 }
 #else
-proctype waiter(byte me)
+proctype waiter(byte me; bit timed; bit cancellable)
 {
-	byte s;
-	bit cancelled_once = 0, cancellable = 0;
+	LOCALS;
 	mlock(me);
+	nin++;
 	do
-	:: !ready -> cond_wait(me, 0)
-	:: else -> break
+	:: ready -> break
+	:: !ready ->
+		cond_wait();
+		if
+		:: acted -> goto cancelled
+		:: else
+		fi;
+		if
+		:: err == ETIMEDOUT -> break	/* gives up */
+		:: else
+		fi
 	od;
 	munlock(me);
 	goto out;
 cancelled:
-	skip;
+	munlock(me);
 out:
-	finished++
+	fin++
 }
 
-proctype broadcaster(byte me)
+proctype destroyer(byte me; byte si)
 {
-	byte nw = 0;
+	LOCALS;
+#ifdef BUSY
+	atomic { nin == NW && mtx == 0 -> mtx = me + 1 };
+	cond_destroy();
+	if
+	:: r == 0 ->	/* nobody was left on it: freed, and ready for the rest */
+		atomic { freed = 1; ready = 1 };
+		munlock(me);
+		goto out
+	:: else
+	fi;
+	munlock(me);
+#endif
 	mlock(me);
 	ready = 1;
-	wake(255);		/* pthread_cond_broadcast */
-#ifndef KEEP
-	atomic {		/* pthread_cond_destroy: EBUSY while waiters != 0; then free */
-		ACC;
-		destroy_after_broadcast_ok = (waiters == 0);
-#ifdef DESTROY_RESULT
-		assert(destroy_after_broadcast_ok);
+#ifdef ONE
+	cond_signal();
+#else
+	cond_broadcast();
 #endif
-		freed = 1
-	};
-#endif
+	cond_destroy();
+	destroy_ok = (r == 0);
+	assert(destroy_ok);
+	freed = 1;
 	munlock(me);
-	finished++
+out:
+	fin++
 }
 #endif
 
-/* When nothing can move: nobody sleeps while there is an item for them. */
-active proctype monitor()
+proctype canceller(byte me; byte t)
+{
+	LOCALS;
+	atomic { requested[t] = 1 };					/* :146 */
+	small_lock(W_SLOT + t);						/* :147 */
+	atomic { v = pub[t] };						/* :148 */
+	if
+	:: v -> poke(t)
+	:: else
+	fi;
+	small_unlock(W_SLOT + t);					/* :161 */
+	fin++
+}
+
+#ifdef CANCEL
+#define NCANCEL 1
+#else
+#define NCANCEL 0
+#endif
+#ifdef TIMED
+#define TW (NW - 1)
+#else
+#define TW 255
+#endif
+#ifdef DESTROY
+#define NTHREADS (NW + 1 + NCANCEL)
+#else
+#define NTHREADS (NW + NP + NCANCEL)
+#endif
+/*
+ * With a cancellation (but for the liveness check), one item fewer: a
+ * later signal would otherwise pass on what a cancelled consumer's wake-up
+ * failed to. A consumer may then sleep for ever, with nothing there.
+ */
+#if defined(CANCEL) && !defined(LTL) && !defined(DESTROY)
+#define NITEMS (NW - 1)
+#define ASLEEP(i) (blk[i] && fw[i] != 0)
+#define ENDED (fin + ASLEEP(0) + ASLEEP(1) + ASLEEP(2) == NTHREADS)
+#else
+#define NITEMS NW
+#define ENDED (fin == NTHREADS)
+#endif
+
+/*
+ * When nothing can move: nobody waits while its predicate holds, and all
+ * ended. (With -DLTL, ltl returns says more, and alone.)
+ */
+#ifndef LTL
+active proctype quiet()
 {
 	timeout ->
+	atomic {
 #ifndef DESTROY
-	atomic {
-		if
-		:: (asleep[0] || asleep[1] || asleep[2]) && items > 0 ->
-#ifdef CANCEL
-			cancel_passes_wakeup = 0
+		no_lost_wakeup = !((inwait[0] || inwait[1] || inwait[2]) && items > 0);
 #else
-			no_lost_wakeup = 0
+		no_lost_wakeup = !((inwait[0] || inwait[1] || inwait[2]) && ready);
 #endif
-		:: else
-		fi;
 		assert(no_lost_wakeup);
-		assert(cancel_passes_wakeup)
+		all_return = ENDED;
+		assert(all_return)
 	}
-#else
-	atomic {
-		if
-		:: (asleep[0] || asleep[1] || asleep[2]) && ready -> no_lost_wakeup = 0
-		:: else
-		fi;
-		assert(no_lost_wakeup)
-	}
-#endif
 }
+#endif
 
 init {
 	atomic {
 #ifndef DESTROY
-		run producer(NW);
-		run consumer(0);
-		run consumer(1);
+		run consumer(0, TW == 0, NCANCEL);
+		run consumer(1, TW == 1, 0);
 #if NW >= 3
-		run consumer(2);
+		run consumer(2, TW == 2, 0);
+#endif
+#if NP == 2
+		run producer(SIG0, 0, NITEMS / 2);
+		run producer(SIG0 + 1, 1, NITEMS - NITEMS / 2);
+#else
+		run producer(SIG0, 0, NITEMS);
 #endif
 #else
-		run broadcaster(NW);
-		run waiter(0);
-		run waiter(1);
-#if NW >= 3
-		run waiter(2);
+		run waiter(0, TW == 0, NCANCEL);
+#if NW >= 2
+		run waiter(1, TW == 1, 0);
 #endif
+#if NW >= 3
+		run waiter(2, TW == 2, 0);
+#endif
+		run destroyer(SIG0, 0);
+#endif
+#ifdef CANCEL
+		run canceller(CANCELLER, 0);
 #endif
 	}
 }
+
+#ifdef LTL
+ltl returns { <> (fin == NTHREADS) }
+#endif

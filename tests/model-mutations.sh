@@ -253,17 +253,26 @@ CFREED='assertion violated no_access_after_destroy'
 STACK='assertion violated no_access_after_return'
 CV="-E $RUN"
 
-# Signal and broadcast mark and detach the oldest nodes, then open the
-# first one's barrier; each woken waiter opens the next one's (the baton).
-# (These change baton(), the one place that says who opens which barrier.)
+# Signal and broadcast mark and detach the oldest nodes, linking them as a
+# binary heap, then open the first one's barrier; each woken waiter opens
+# its kids' (the baton). (These change heap_link() and baton(), the one
+# place that says who opens which barrier.) With 3 waiters the heap has
+# one level: the parent's move to the next node runs but is never used, so
+# no mutant of it can be caught here (the C test of 11 waiters covers it).
 mutant cond_signal_does_not_open_first condvar.pml "" "$CV" "$LOST" <<'EOF'
-s/:: from == NIL -> q = first/:: from == NIL -> q = NIL/
+s/:: from == NIL -> open_kid\(first\)/:: from == NIL -> open_kid(NIL)/
 EOF
 mutant cond_woken_does_not_pass_baton condvar.pml "-DDESTROY" "$CV" "$LOST" <<'EOF'
-s/:: else -> q = nprev\[from\]/:: else -> q = NIL/
+s/\t\topen_kid\(q\);\n\t\topen_kid\(x\)/\t\tskip/
+EOF
+mutant cond_woken_opens_one_kid_only condvar.pml "-DDESTROY -DNW=3" "$CV" "$LOST" <<'EOF'
+s/\t\topen_kid\(x\)/\t\tskip/
+EOF
+mutant cond_heap_second_kid_overwrites_first condvar.pml "-DDESTROY -DNW=3" "$CV" "$WF|$LOST" <<'EOF'
+s/:: kk == 0 -> nkid0\[pa\] = p/:: kk == 0 -> nkid1[pa] = p/
 EOF
 mutant cond_signal_does_not_open_first_liveness condvar.pml "-DLTL" "-a -f $RUN" "$CYCLE" ltl <<'EOF'
-s/:: from == NIL -> q = first/:: from == NIL -> q = NIL/
+s/:: from == NIL -> open_kid\(first\)/:: from == NIL -> open_kid(NIL)/
 EOF
 # Whoever opens a barrier touches nothing of that node after the store
 # (here: looks at its state again, as a check after the fact would).

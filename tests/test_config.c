@@ -212,10 +212,33 @@ static void test_v1_container_mount_of_its_own_cgroup(void **state)
 	put("cpu space/cpu.cfs_period_us", "100000\n");
 	put_mountinfo("630 610 0:29 /docker/abc %s/cpu\\040space ro - cgroup cgroup rw,cpu\n");
 	assert_int_equal(cpus_for("4:cpu:/docker/abc\n"), 3);
-	/* mounts outside the cgroup root are not this hierarchy's */
+	/* a line longer than the parser's buffer (an overlay's many layers) after it */
+	{
+		static char text[12000];
+		size_t n;
+
+		n = (size_t)snprintf(text, sizeof(text),
+				     "630 610 0:29 /docker/abc %s/cpu\\040space ro - cgroup cgroup rw,cpu\n"
+				     "600 500 0:52 / / rw - overlay overlay rw,lowerdir=", root);
+		memset(text + n, 'l', 6000);
+		snprintf(text + n + 6000, sizeof(text) - n - 6000, ",upperdir=/u\n"
+			 "700 600 0:31 /x %s/cpu rw - cgroup cgroup rw,cpuacct\n", root);
+		put("mountinfo", text);
+		assert_int_equal(cpus_for("4:cpu:/docker/abc\n"), 3);
+	}
+	/* a later mount over the same point hides the first */
+	put("cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "400000\n");
+	put("cpu,cpuacct/docker/abc/cpu.cfs_period_us", "100000\n");
+	put_mountinfo("630 610 0:29 /docker/abc %s/cpu,cpuacct ro - cgroup cgroup rw,cpu,cpuacct\n"
+		      "631 610 0:29 / %s/cpu,cpuacct ro - cgroup cgroup rw,cpu,cpuacct\n");
+	assert_int_equal(cpus_for("4:cpu,cpuacct:/docker/abc\n"), 4);
+	/*
+	 * Mounts outside the cgroup root are not this hierarchy's: as without
+	 * mountinfo, the files under the root (the whole hierarchy's layout).
+	 */
 	put_mountinfo("630 610 0:29 /docker/abc /elsewhere/cpu ro - cgroup cgroup rw,cpu\n");
 	snprintf(path, sizeof(path), "%s/mountinfo", root);
-	assert_int_equal(cpus_for("4:cpu,cpuacct:/docker/abc\n"), 0);
+	assert_int_equal(cpus_for("4:cpu,cpuacct:/docker/abc\n"), 4);
 	unlink(path);
 }
 

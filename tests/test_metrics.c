@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mutex/mutex.h"
@@ -638,6 +639,21 @@ static void test_environment_file_per_process_labels_every_series_with_the_pid(v
 	assert_true(file_has(path, want));
 	amutex_metrics_stop();
 	unsetenv("AMUTEX_METRICS");
+	/* Stopped: the child of a later fork does not start it again. */
+	{
+		pid_t child = fork();
+		int status;
+
+		assert_true(child >= 0);
+		if (child == 0) {
+			/* A publisher running here would write its file once more at stop. */
+			amutex_metrics_stop();
+			snprintf(path, sizeof(path), "%s/env-%ld.prom", dir, (long)getpid());
+			_exit(access(path, F_OK) == 0 ? 1 : 0);
+		}
+		assert_int_equal(waitpid(child, &status, 0), child);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
 	snprintf(path, sizeof(path), "%s/api.prom", dir);
 	assert_int_equal(amutex_metrics_file_start(path, 1000000000), 0);
 	assert_true(file_has(path, "lock=\"env.lock\""));

@@ -483,7 +483,7 @@ int amutex__dropin_cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm, const stru
 	if (!w.shared && consumed) {
 		struct node *k0 = w.node.kid[0], *k1 = w.node.kid[1];
 
-		/* Both read first: a waiter whose barrier opens may return at once. */
+		/* Its own node: the kids' nodes are not touched once opened. */
 		if (k0)
 			small_unlock(&k0->barrier);
 		if (k1) {

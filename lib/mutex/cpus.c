@@ -237,8 +237,9 @@ static void unescape(char *f)
 
 /*
  * One mountinfo line: "ID PARENT MAJ:MIN ROOT POINT OPTIONS [TAG...] -
- * FSTYPE SOURCE SUPEROPTIONS". Keeps the first cgroup2 mount and the first
- * v1 mount with the cpu controller whose points are under root_dir.
+ * FSTYPE SOURCE SUPEROPTIONS". Keeps the cgroup2 mount and the v1 mount
+ * with the cpu controller whose points are under root_dir: the first of
+ * each, or a later one mounted over it at the same point.
  */
 static void mount_line(char *l, const char *root_dir)
 {
@@ -266,8 +267,13 @@ static void mount_line(char *l, const char *root_dir)
 			return;
 	unescape(f[3]);
 	unescape(f[4]);
-	if (m->root[0] || strncmp(f[4], root_dir, rl) != 0 || (f[4][rl] && f[4][rl] != '/') ||
+	while (rl > 0 && root_dir[rl - 1] == '/')
+		rl--;				/* "/sys/fs/cgroup/", and "/" as "" */
+	if (strncmp(f[4], root_dir, rl) != 0 || (f[4][rl] && f[4][rl] != '/') ||
 	    strlen(f[3]) >= sizeof(m->root) || strlen(f[4]) >= sizeof(m->point))
+		return;
+	/* The first found, unless a later one is mounted over it (it hides it). */
+	if (m->root[0] && strcmp(m->point, f[4]) != 0)
 		return;
 	strcpy(m->root, f[3]);
 	strcpy(m->point, f[4]);
@@ -279,7 +285,7 @@ static void read_mounts(const char *root_dir, const char *self_cgroup)
 	const char *slash = strrchr(self_cgroup, '/');
 	size_t used = 0;
 	ssize_t n;
-	int fd;
+	int fd, skipping = 0;
 
 	scratch.v1.root[0] = scratch.v2.root[0] = '\0';
 	snprintf(scratch.path, sizeof(scratch.path), "%.*smountinfo",
@@ -290,16 +296,16 @@ static void read_mounts(const char *root_dir, const char *self_cgroup)
 		for (ssize_t i = 0; i < n; i++) {
 			char ch = scratch.chunk[i];
 
-			if (ch != '\n' && used < sizeof(scratch.line) - 1) {
-				scratch.line[used++] = ch;
-				continue;
-			}
 			if (ch == '\n') {
 				scratch.line[used] = '\0';
-				mount_line(scratch.line, root_dir);
+				if (!skipping)
+					mount_line(scratch.line, root_dir);
 				used = 0;
+				skipping = 0;
+			} else if (used < sizeof(scratch.line) - 1) {
+				scratch.line[used++] = ch;
 			} else {
-				used = sizeof(scratch.line);	/* too long: skip to its end */
+				skipping = 1;	/* too long (an overlay's layers): not a cgroup mount's */
 			}
 		}
 	}

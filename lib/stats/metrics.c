@@ -317,7 +317,10 @@ int amutex_metrics_http_start(const char *addr, unsigned *port)
 void amutex_metrics_stop(void)
 {
 	stop(&file_pub);
+	/* Stopped: no child of a later fork starts it again from the pattern. */
 	__atomic_store_n(&file_per_process, 0, __ATOMIC_RELAXED);
+	free(env_file_pattern);
+	env_file_pattern = NULL;
 	stop(&http_pub);
 }
 

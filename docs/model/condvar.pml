@@ -5,7 +5,7 @@
  * with -DSHARED, the process-shared one (a sequence number and a count
  * word). One atomic block per access to shared memory (the condvar, a
  * node, a signaller's `leaving`, a thread's cancellation slot), with the
- * thread-local computation next to it. The small locks (dropin.h:49-74)
+ * thread-local computation next to it. The small locks (dropin.h:51-74)
  * are modelled as they are, futex and all: the list's lock, each node's
  * barrier (2 closed and slept on, 0 open, 1 taken, 3 poked), each thread's
  * slot lock. Abstract: the mutex (a blocking test-and-set; its protocol is
@@ -134,6 +134,8 @@ byte nwait = 0;
 byte head = NIL, tail = NIL;
 byte nprev[MAXW + 1] = NIL, nnext[MAXW + 1] = NIL;	/* prev: newer; next: older */
 byte nstate[MAXW + 1], notify[MAXW + 1];	/* notify: 1 + the signaller waiting for it; 0 none */
+byte nkid0[MAXW + 1] = NIL, nkid1[MAXW + 1] = NIL;	/* kid[0], kid[1]: the barriers a SIGNALED node opens */
+byte mby[MAXW + 1];		/* ghost: 1 + the signaller marking it in its current call */
 
 /* cancellation slots (thread-local storage of the waiters) */
 bit requested[MAXW];
@@ -236,7 +238,7 @@ inline fwait(id, val, timed, e) {
 	fi
 }
 
-/* amutex__small_lock (dropin.h:49): 0 free, 1 held, 2 held with sleepers. */
+/* amutex__small_lock (dropin.h:51): 0 free, 1 held, 2 held with sleepers. */
 inline small_lock(id) {
 	atomic {
 		ACCW(id);
@@ -273,7 +275,7 @@ inline small_lock(id) {
 	ok = 0
 }
 
-/* amutex__small_unlock (dropin.h:70): after the store, only the wake. */
+/* amutex__small_unlock (dropin.h:72): after the store, only the wake. */
 inline small_unlock(id) {
 	atomic { ACCW(id); nb = (wd[id] == 2); wd[id] = 0 };
 	if
@@ -283,29 +285,29 @@ inline small_unlock(id) {
 }
 
 /*
- * sleep_on (:395) of waiter me on word id while it is val; err: 0 or
- * ETIMEDOUT. The slot: publish (:165), unpublish (:171).
+ * sleep_on (:409) of waiter me on word id while it is val; err: 0 or
+ * ETIMEDOUT. The slot: publish (:168), unpublish (:174).
  */
 inline sleep_on(id, val) {
 	if
-	:: cancellable -> atomic { pub[me] = 1 }			/* :403 */
+	:: cancellable -> atomic { pub[me] = 1 }			/* :417 */
 	:: else
 	fi;
 	do
-	:: atomic { ACCW(id); v = (wd[id] == val) };			/* :404 */
+	:: atomic { ACCW(id); v = (wd[id] == val) };			/* :418 */
 		if
 		:: !v -> break
 		:: else
 		fi;
 		if
-		:: cancellable -> atomic { v = requested[me] };	/* :405 */
+		:: cancellable -> atomic { v = requested[me] };	/* :419 */
 			if
 			:: v -> break
 			:: else
 			fi
 		:: else
 		fi;
-		fwait(id, val, timed, err);				/* :406 */
+		fwait(id, val, timed, err);				/* :420 */
 		if
 		:: err == ETIMEDOUT -> break
 		:: else
@@ -314,13 +316,13 @@ inline sleep_on(id, val) {
 	atomic { v = 0; blk[me] = 0 };
 	if
 	:: cancellable ->
-		small_lock(W_SLOT + me);				/* :173 */
-		atomic { pub[me] = 0 };					/* :174 */
-		small_unlock(W_SLOT + me)				/* :175 */
+		small_lock(W_SLOT + me);				/* :176 */
+		atomic { pub[me] = 0 };					/* :177 */
+		small_unlock(W_SLOT + me)				/* :178 */
 	:: else
 	fi;
 	if
-	:: err != ETIMEDOUT -> err = 0					/* :410 */
+	:: err != ETIMEDOUT -> err = 0					/* :424 */
 	:: else
 	fi
 }
@@ -331,7 +333,7 @@ inline sleep_on(id, val) {
 #define CANCEL_KEEPS	skip
 #endif
 
-/* The relock (:468) and return (:470-477): the node is no longer there. */
+/* The relock (:494) and return (:496-477): the node is no longer there. */
 inline relock_and_return() {
 	atomic {
 		mtx == 0 -> mtx = me + 1;
@@ -339,7 +341,7 @@ inline relock_and_return() {
 		acted = cancel && !consumed;
 		if
 		:: !consumed -> skip
-		:: else -> err = 0					/* :477 */
+		:: else -> err = 0					/* :503 */
 		fi;
 		CANCEL_KEEPS;
 		timeout_keeps_wakeup = !(sigd[me] && !acted && err != 0);
@@ -351,16 +353,46 @@ inline relock_and_return() {
 
 /* ==================================================================
  * THE BATON: who opens which barrier. Everything the model says about it
- * is in this section: a fan-out tree instead of the chain changes
- * baton() and segment_check() and nothing else.
+ * is in this section: heap_link(), segment_check() and baton().
  *
- * The chain (cond.c:283-284, :466-467): the signaller, once the nodes it
- * detached are settled (no LEAVING one left among them), opens the
- * barrier of the oldest one it marked, `first`; each woken waiter, its
- * own barrier opened (node_leave took it), opens the barrier of the next
- * newer detached node, its node's prev (NIL: it was the newest), before
- * it relocks the mutex.
+ * The tree (cond.c signal_nodes, amutex__dropin_cond_wait): while it
+ * marks, under the list's lock, the signaller links the marked nodes as a
+ * binary heap in the order it marked them (oldest first): the i-th marked
+ * has the 2i+1-th and 2i+2-th as kid[0] and kid[1]; `pa`, the next parent,
+ * moves to the next newer SIGNALED node once it has two kids. Once the
+ * nodes it detached are settled (no LEAVING one left among them), it opens
+ * the barrier of the oldest it marked, `first`; each woken waiter, its own
+ * barrier opened (node_leave took it), reads both kids from its node and
+ * then opens their barriers, before it relocks the mutex.
  * ================================================================== */
+
+/* heap_link: p was just marked SIGNALED (under the list's lock). */
+inline heap_link() {
+	if
+	:: first == NIL -> first = p; pa = p; kk = 0
+	:: else ->
+		atomic {
+			NODE(pa);
+			if
+			:: kk == 0 -> nkid0[pa] = p
+			:: else -> nkid1[pa] = p
+			fi;
+			kk++
+		};
+		if
+		:: kk == 2 ->
+			kk = 0;
+			do					/* the next SIGNALED, newer */
+			:: atomic { NODE(pa); pa = nprev[pa]; v = (nstate[pa] == SIGNALED) };
+				if
+				:: v -> v = 0; break
+				:: else
+				fi
+			od
+		:: else
+		fi
+	fi
+}
 
 /*
  * The detached nodes, when their signaller opens the first barrier: from
@@ -379,6 +411,29 @@ inline segment_check() {
 			y = x; x = nprev[x]; k++
 		od;
 		list_wf = list_wf && k == nsig[si];
+		/* the heap: every marked node but first is exactly one marked node's kid */
+		x = 0;
+		do
+		:: x == MAXW -> break
+		:: x < MAXW ->
+			if
+			:: mby[x] == si + 1 ->
+				k = 0; y = 0;
+				do
+				:: y == MAXW -> break
+				:: y < MAXW ->
+					if
+					:: mby[y] == si + 1 ->
+						k = k + (nkid0[y] == x) + (nkid1[y] == x)
+					:: else
+					fi;
+					y++
+				od;
+				list_wf = list_wf && (x == first -> k == 0 : k == 1)
+			:: else
+			fi;
+			x++
+		od;
 		assert(list_wf);
 		x = 0; k = 0; y = 0
 	}
@@ -389,57 +444,64 @@ inline segment_check() {
  * `from` (== me). The barrier it opens must be a SIGNALED node's (list_wf);
  * after the store that opens it, only the futex wake (small_unlock).
  */
-inline baton(from) {
+inline open_kid(q) {
 	atomic {
-		if
-		:: from == NIL -> q = first				/* :284 */
-		:: else -> q = nprev[from]				/* :466 */
-		fi;
 		list_wf = (q == NIL || nstate[q] == SIGNALED);
 		assert(list_wf)
 	};
 	if
-	:: q != NIL -> small_unlock(W_BAR + q)				/* :284, :467 */
+	:: q != NIL -> small_unlock(W_BAR + q)
 	:: else
+	fi
+}
+
+inline baton(from) {
+	if
+	:: from == NIL -> open_kid(first)
+	:: else ->
+		atomic { NODE(from); q = nkid0[from] };		/* both read first */
+		atomic { NODE(from); x = nkid1[from] };
+		open_kid(q);
+		open_kid(x)
 	fi;
-	q = 0
+	q = 0; x = 0
 }
 /* ==================== end of the baton ==================== */
 
-/* leave_list (:319): a WAITING node turned LEAVING unlinks itself. */
+/* leave_list (:333): a WAITING node turned LEAVING unlinks itself. */
 inline leave_list() {
-	small_lock(W_LIST);						/* :325 */
-	atomic { ACC; v = (head == me) };				/* :326 */
+	small_lock(W_LIST);						/* :339 */
+	atomic { ACC; v = (head == me) };				/* :340 */
 	if
-	:: v -> atomic { ACC; head = nnext[me]; v = 0 }			/* :327 */
+	:: v -> atomic { ACC; head = nnext[me]; v = 0 }			/* :341 */
 	:: else ->
-		atomic { p = nprev[me] };				/* :328 */
+		atomic { p = nprev[me] };				/* :342 */
 		if
-		:: p != NIL -> atomic { NODE(p); nnext[p] = nnext[me]; p = 0 }	/* :329 */
+		:: p != NIL -> atomic { NODE(p); nnext[p] = nnext[me]; p = 0 }	/* :343 */
 		:: else -> p = 0
 		fi
 	fi;
-	atomic { ACC; v = (tail == me) };				/* :330 */
+	atomic { ACC; v = (tail == me) };				/* :344 */
 	if
-	:: v -> atomic { ACC; tail = nprev[me]; v = 0 }			/* :331 */
+	:: v -> atomic { ACC; tail = nprev[me]; v = 0 }			/* :345 */
 	:: else ->
-		atomic { p = nnext[me] };				/* :332 */
+		atomic { p = nnext[me] };				/* :346 */
 		if
-		:: p != NIL -> atomic { NODE(p); nprev[p] = nprev[me]; p = 0 }	/* :333 */
+		:: p != NIL -> atomic { NODE(p); nprev[p] = nprev[me]; p = 0 }	/* :347 */
 		:: else -> p = 0
 		fi
 	fi;
-	atomic { v = notify[me] };					/* :334 */
+	atomic { v = notify[me] };					/* :348 */
 	if
-	:: v == 0 -> atomic { ACC; nwait-- }				/* :336 */
+	:: v == 0 -> atomic { ACC; nwait-- }				/* :350 */
 	:: else
 	fi;
-	small_unlock(W_LIST);						/* :337 */
+	small_unlock(W_LIST);						/* :351 */
 	if
-	:: v != 0 ->							/* :338 */
+	:: v != 0 ->							/* :352 */
 		atomic { STACKOF(v - 1); wd[W_LEAVE + v - 1]--; r = (wd[W_LEAVE + v - 1] == 0) };
 		if
-		:: r -> fwake1(W_LEAVE + v - 1)				/* :339 */
+		:: r -> fwake1(W_LEAVE + v - 1)				/* :353 */
 		:: else
 		fi;
 		atomic { r = 0; v = 0 }
@@ -447,126 +509,131 @@ inline leave_list() {
 	fi
 }
 
-/* amutex__dropin_cond_wait (:413), private; ends holding the mutex. */
+/* amutex__dropin_cond_wait (:427), private; ends holding the mutex. */
 inline cond_wait() {
-	atomic {	/* memset, state WAITING, barrier 2 (:424-437): its own stack */
+	atomic {	/* memset, state WAITING, barrier 2 (:438-437): its own stack */
 		inwait[me] = 1; gone[me] = 0; sigd[me] = 0;
 		nstate[me] = WAITING; wd[W_BAR + me] = 2;
 		nprev[me] = NIL; nnext[me] = NIL; notify[me] = 0
 	};
-	small_lock(W_LIST);						/* :438 */
-	atomic { ACC; nnext[me] = head };				/* :439 */
-	atomic { ACC; head = me };					/* :440 */
-	atomic { ACC; v = (tail == NIL) };				/* :441 */
+	small_lock(W_LIST);						/* :452 */
+	atomic { ACC; nnext[me] = head };				/* :453 */
+	atomic { ACC; head = me };					/* :454 */
+	atomic { ACC; v = (tail == NIL) };				/* :455 */
 	if
-	:: v -> atomic { ACC; tail = me; v = 0 }			/* :442 */
-	:: else -> atomic { p = nnext[me]; NODE(p); nprev[p] = me; p = 0 }	/* :444 */
+	:: v -> atomic { ACC; tail = me; v = 0 }			/* :456 */
+	:: else -> atomic { p = nnext[me]; NODE(p); nprev[p] = me; p = 0 }	/* :458 */
 	fi;
-	atomic { ACC; nwait++; queued[me] = 1; blk[me] = 1 };		/* :445 */
-	small_unlock(W_LIST);						/* :446 */
-	munlock(me);							/* :448 */
-	sleep_on(W_BAR + me, 2);					/* :452 */
-	atomic { cancel = cancellable && requested[me] };		/* :453 */
-	/* node_leave (:376) */
-	atomic {							/* :380 */
+	atomic { ACC; nwait++; queued[me] = 1; blk[me] = 1 };		/* :459 */
+	small_unlock(W_LIST);						/* :460 */
+	munlock(me);							/* :462 */
+	sleep_on(W_BAR + me, 2);					/* :466 */
+	atomic { cancel = cancellable && requested[me] };		/* :467 */
+	/* node_leave (:390) */
+	atomic {							/* :394 */
 		if
 		:: nstate[me] == WAITING -> nstate[me] = LEAVING; v = 1
 		:: else -> v = 0
 		fi
 	};
 	if
-	:: v -> v = 0; leave_list(); consumed = 0			/* :382 */
-	:: else -> small_lock(W_BAR + me); consumed = 1			/* :385 */
+	:: v -> v = 0; leave_list(); consumed = 0			/* :396 */
+	:: else -> small_lock(W_BAR + me); consumed = 1			/* :399 */
 	fi;
 	if
-	:: consumed -> baton(me)					/* :466 */
+	:: consumed -> baton(me)					/* :484 */
 	:: else
 	fi;
 	relock_and_return()
 }
 
-/* signal_nodes (:248) by signaller si; howmany: 1 (signal) or MAXW (broadcast). */
+/* signal_nodes (:251) by signaller si; howmany: 1 (signal) or MAXW (broadcast). */
 inline signal_nodes(howmany) {
-	atomic { ACC; v = (nwait != 0); n_ = howmany; insig[si] = 1; nsig[si] = 0 };	/* :253 */
+	atomic { ACC; v = (nwait != 0); n_ = howmany; insig[si] = 1; nsig[si] = 0 };	/* :256 */
 	if
 	:: v ->
-		small_lock(W_LIST);					/* :255 */
-		atomic { ACC; p = tail };				/* :256 */
+		small_lock(W_LIST);					/* :258 */
+		atomic { ACC; p = tail };				/* :259 */
 		do
 		:: n_ > 0 && p != NIL ->
-			atomic {					/* :259 */
+			atomic {					/* :262 */
 				NODE(p);
 				if
 				:: nstate[p] == WAITING ->
 					nstate[p] = SIGNALED; sigd[p] = 1; sby[p] = si; nsig[si]++;
-					n_--;				/* :263 */
-					if
-					:: first == NIL -> first = p	/* :265 */
-					:: else
-					fi;
+					n_--;
+					nkid0[p] = NIL; nkid1[p] = NIL; mby[p] = si + 1;
 					r = 1
 				:: else -> r = 0
 				fi
 			};
 			if
 			:: !r ->
-				atomic { wd[W_LEAVE + si]++ };		/* :260 */
-				atomic { NODE(p); notify[p] = si + 1 }	/* :261 */
-			:: else -> r = 0
+				atomic { wd[W_LEAVE + si]++ };		/* :263 */
+				atomic { NODE(p); notify[p] = si + 1 }	/* :264 */
+			:: else -> r = 0; heap_link()
 			fi;
-			atomic { ACC; nwait-- };			/* :267 */
-			atomic { NODE(p); p = nprev[p] }		/* :256 */
+			atomic { ACC; nwait-- };			/* :281 */
+			atomic { NODE(p); p = nprev[p] }		/* :259 */
 		:: else -> break
 		od;
-		if							/* :270 */
+		if							/* :284 */
 		:: p != NIL ->
-			atomic { NODE(p); q = nnext[p] };		/* :271 */
+			atomic { NODE(p); q = nnext[p] };		/* :285 */
 			if
-			:: q != NIL -> atomic { NODE(q); nprev[q] = NIL }	/* :272 */
+			:: q != NIL -> atomic { NODE(q); nprev[q] = NIL }	/* :286 */
 			:: else
 			fi;
-			atomic { NODE(p); nnext[p] = NIL; q = 0 }	/* :273 */
-		:: else -> atomic { ACC; head = NIL }			/* :275 */
+			atomic { NODE(p); nnext[p] = NIL; q = 0 }	/* :287 */
+		:: else -> atomic { ACC; head = NIL }			/* :289 */
 		fi;
-		atomic { ACC; tail = p; p = 0; n_ = 0 };		/* :277 */
-		small_unlock(W_LIST);					/* :278 */
-		do							/* :281 */
+		atomic { ACC; tail = p; p = 0; n_ = 0 };		/* :291 */
+		small_unlock(W_LIST);					/* :292 */
+		do							/* :295 */
 		:: atomic { v = wd[W_LEAVE + si] };
 			if
 			:: v == 0 -> break
 			:: else
 			fi;
-			fwait(W_LEAVE + si, v, 0, e2);			/* :282 */
+			fwait(W_LEAVE + si, v, 0, e2);			/* :296 */
 			e2 = 0
 		od;
 		if
-		:: first != NIL -> segment_check(); baton(NIL); first = NIL	/* :283 */
+		:: first != NIL -> segment_check(); baton(NIL); first = NIL	/* :297 */
 		:: else
 		fi
 	:: else
 	fi;
-	atomic { v = 0; insig[si] = 0; nsig[si] = 0 }
+	d_step {
+		v = 0; insig[si] = 0; nsig[si] = 0; pa = NIL; kk = 0;
+		x = 0;
+		do
+		:: x == MAXW -> break
+		:: x < MAXW -> if :: mby[x] == si + 1 -> mby[x] = 0 :: else fi; x++
+		od;
+		x = 0
+	}
 }
 #define cond_signal()    signal_nodes(1)
 #define cond_broadcast() signal_nodes(MAXW)
 
-/* pthread_cond_destroy (:212), private; r: 0 or EBUSY. */
+/* pthread_cond_destroy (:215), private; r: 0 or EBUSY. */
 inline cond_destroy() {
-	small_lock(W_LIST);						/* :220 */
-	atomic {							/* :221 */
+	small_lock(W_LIST);						/* :223 */
+	atomic {							/* :224 */
 		ACC;
 		r = (head != NIL -> EBUSY : 0);
 		destroy_busy_ok = (r == EBUSY || !BLOCKED_UNSIGNALLED);
 		assert(destroy_busy_ok)
 	};
-	small_unlock(W_LIST)						/* :222 */
+	small_unlock(W_LIST)						/* :225 */
 }
 
-/* pthread_cancel's poke (:146-161) of waiter t's barrier. */
+/* pthread_cancel's poke (:149-161) of waiter t's barrier. */
 inline poke(t) {
-	atomic { NODE(t); v = (wd[W_BAR + t] == 2); if :: v -> wd[W_BAR + t] = 3 :: else fi };	/* :156 */
+	atomic { NODE(t); v = (wd[W_BAR + t] == 2); if :: v -> wd[W_BAR + t] = 3 :: else fi };	/* :159 */
 	if
-	:: v -> fwake1(W_BAR + t)					/* :158 */
+	:: v -> fwake1(W_BAR + t)					/* :161 */
 	:: else
 	fi;
 	v = 0
@@ -608,22 +675,22 @@ never {
 
 #else /* SHARED */
 
-/* amutex__dropin_cond_wait (:413), process-shared; ends holding the mutex. */
+/* amutex__dropin_cond_wait (:427), process-shared; ends holding the mutex. */
 inline cond_wait() {
 	atomic { inwait[me] = 1; gone[me] = 0; sigd[me] = 0 };
-	atomic { ACC; wd[W_COUNT]++ };					/* :433 */
-	atomic { ACC; ws = wd[W_SEQ]; queued[me] = 1; blk[me] = 1 };	/* :434 */
-	munlock(me);							/* :448 */
-	sleep_on(W_SEQ, ws);						/* :450 */
-	atomic { cancel = cancellable && requested[me] };		/* :453 */
-	/* shared_leave (:347) */
-	atomic { ACC; consumed = (wd[W_SEQ] != ws) };			/* :350 */
-	atomic { ACC; nn = wd[W_COUNT] };				/* :351 */
+	atomic { ACC; wd[W_COUNT]++ };					/* :447 */
+	atomic { ACC; ws = wd[W_SEQ]; queued[me] = 1; blk[me] = 1 };	/* :448 */
+	munlock(me);							/* :462 */
+	sleep_on(W_SEQ, ws);						/* :464 */
+	atomic { cancel = cancellable && requested[me] };		/* :467 */
+	/* shared_leave (:361) */
+	atomic { ACC; consumed = (wd[W_SEQ] != ws) };			/* :364 */
+	atomic { ACC; nn = wd[W_COUNT] };				/* :365 */
 	if
-	:: cancel && consumed -> fwake1(W_SEQ)				/* :355 */
+	:: cancel && consumed -> fwake1(W_SEQ)				/* :369 */
 	:: else
 	fi;
-	do								/* :357-365 */
+	do								/* :371-365 */
 	:: atomic {
 		mm = CK(nn);
 		if
@@ -647,10 +714,10 @@ inline cond_wait() {
 	   fi
 	od;
 	if
-	:: CW(mm) == 0 && (mm & CD) -> fwake_all(W_COUNT)		/* :367 */
+	:: CW(mm) == 0 && (mm & CD) -> fwake_all(W_COUNT)		/* :381 */
 	:: else
 	fi;
-	atomic { consumed = consumed && !cancel; nn = 0; mm = 0; ws = 0 };	/* :455 */
+	atomic { consumed = consumed && !cancel; nn = 0; mm = 0; ws = 0 };	/* :469 */
 	relock_and_return()
 }
 
@@ -659,14 +726,14 @@ inline cond_wait() {
  * was in sleep_on (which one it wakes, the futex decides).
  */
 #define MARK_IF(t) if :: blk[t] -> sigd[t] = 1 :: else fi
-/* shared_wake (:226): all 0 (signal) or 1 (broadcast). */
+/* shared_wake (:229): all 0 (signal) or 1 (broadcast). */
 inline shared_wake(all) {
-	atomic { ACC; wd[W_SEQ]++; MARK_IF(0); MARK_IF(1); MARK_IF(2) };	/* :230 */
-	atomic { ACC; nn = wd[W_COUNT] };				/* :231 */
+	atomic { ACC; wd[W_SEQ]++; MARK_IF(0); MARK_IF(1); MARK_IF(2) };	/* :233 */
+	atomic { ACC; nn = wd[W_COUNT] };				/* :234 */
 	do
-	:: CW(nn) == 0 -> break						/* :235 */
+	:: CW(nn) == 0 -> break						/* :238 */
 	:: else ->
-		atomic {						/* :233-236 */
+		atomic {						/* :236-236 */
 			mm = (all -> CW(nn) : CK(nn) + (CK(nn) < CW(nn)));
 			ACC;
 			if
@@ -680,7 +747,7 @@ inline shared_wake(all) {
 		:: else
 		fi
 	od;
-	if								/* :239 */
+	if								/* :242 */
 	:: CW(nn) != 0 ->
 		if
 		:: all -> fwake_all(W_SEQ)
@@ -693,14 +760,14 @@ inline shared_wake(all) {
 #define cond_signal()    shared_wake(0)
 #define cond_broadcast() shared_wake(1)
 
-/* shared_destroy (:193); r: 0 or EBUSY. */
+/* shared_destroy (:196); r: 0 or EBUSY. */
 inline cond_destroy() {
-	atomic { ACC; nn = wd[W_COUNT]; v = BLOCKED_UNSIGNALLED };	/* :195 */
+	atomic { ACC; nn = wd[W_COUNT]; v = BLOCKED_UNSIGNALLED };	/* :198 */
 	do
-	:: CW(nn) == 0 -> r = 0; break					/* :198 */
-	:: CW(nn) != 0 && CW(nn) > CK(nn) -> r = EBUSY; break		/* :200 */
+	:: CW(nn) == 0 -> r = 0; break					/* :201 */
+	:: CW(nn) != 0 && CW(nn) > CK(nn) -> r = EBUSY; break		/* :203 */
 	:: CW(nn) != 0 && CW(nn) <= CK(nn) ->
-		atomic {						/* :202 */
+		atomic {						/* :205 */
 			ACC;
 			v = BLOCKED_UNSIGNALLED;
 			if
@@ -718,15 +785,15 @@ inline cond_destroy() {
 	if
 	:: ok ->
 		ok = 0;
-		atomic { ACC; wd[W_SEQ]++ };				/* :205 */
-		fwake_all(W_SEQ);					/* :206 */
-		do							/* :207 */
+		atomic { ACC; wd[W_SEQ]++ };				/* :208 */
+		fwake_all(W_SEQ);					/* :209 */
+		do							/* :210 */
 		:: atomic { ACC; nn = wd[W_COUNT] };
 			if
 			:: CW(nn) == 0 -> break
 			:: else
 			fi;
-			fwait(W_COUNT, nn, 0, e2);			/* :208 */
+			fwait(W_COUNT, nn, 0, e2);			/* :211 */
 			e2 = 0
 		od;
 		r = 0
@@ -735,17 +802,17 @@ inline cond_destroy() {
 	atomic { nn = 0; v = 0 }
 }
 
-/* pthread_cancel's poke (:152-155): c->seq += 1 and wake all. */
+/* pthread_cancel's poke (:155-155): c->seq += 1 and wake all. */
 inline poke(t) {
-	atomic { ACC; wd[W_SEQ]++ };					/* :154 */
-	fwake_all(W_SEQ)						/* :155 */
+	atomic { ACC; wd[W_SEQ]++ };					/* :157 */
+	fwake_all(W_SEQ)						/* :158 */
 }
 #endif /* SHARED */
 
 /* Locals of every thread that runs the condvar's code. */
 #define LOCALS \
-	byte v, r, p, q, c_, n_, err, e2, ws, nn, mm, x, y, k; \
-	byte first = NIL; \
+	byte v, r, p, q, c_, n_, err, e2, ws, nn, mm, x, y, k, kk; \
+	byte first = NIL, pa = NIL; \
 	bit ok, nb, cancel, consumed, acted
 
 #ifndef DESTROY
@@ -852,14 +919,14 @@ out:
 proctype canceller(byte me; byte t)
 {
 	LOCALS;
-	atomic { requested[t] = 1 };					/* :146 */
-	small_lock(W_SLOT + t);						/* :147 */
-	atomic { v = pub[t] };						/* :148 */
+	atomic { requested[t] = 1 };					/* :149 */
+	small_lock(W_SLOT + t);						/* :150 */
+	atomic { v = pub[t] };						/* :151 */
 	if
 	:: v -> poke(t)
 	:: else
 	fi;
-	small_unlock(W_SLOT + t);					/* :161 */
+	small_unlock(W_SLOT + t);					/* :164 */
 	fin++
 }
 

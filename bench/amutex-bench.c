@@ -95,14 +95,6 @@ static void busy_ns(uint64_t ns)
 		;
 }
 
-/* Work the compiler cannot remove: a small LCG chain. */
-static uint64_t work(uint64_t x, unsigned iters)
-{
-	for (unsigned i = 0; i < iters; i++)
-		x = x * 6364136223846793005ull + 1442695040888963407ull;
-	return x;
-}
-
 /*
  * thread_body is instantiated once per lock (THREAD_FOR below) with the
  * adapter constant, so the compiler calls each lock's functions directly

@@ -66,23 +66,6 @@ struct workload {
 	double ns_per_iter, op_ns, handover_ns;
 };
 
-/* Busy work the compiler cannot remove: an LCG chain, calibrated below. */
-static inline uint64_t work(uint64_t x, unsigned iters)
-{
-	for (unsigned i = 0; i < iters; i++)
-		x = x * 6364136223846793005ull + 1442695040888963407ull;
-	return x;
-}
-
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 static inline uint64_t key_of(const struct workload *w, uint32_t k)
 {
 	return w->keyval ? w->keyval[k] : k;
@@ -1054,25 +1037,6 @@ static int parse_counts(const char *s, uint32_t *counts, size_t *n)
 		if (!*n || counts[*n - 1] != counts[i])
 			counts[(*n)++] = counts[i];
 	return 0;
-}
-
-/* ns per LCG step, the best of three 20 ms runs. */
-static double calibrate_work(void)
-{
-	double best = 1e9;
-	uint64_t x = 1;
-
-	for (int r = 0; r < 3; r++) {
-		uint64_t t0 = now_ns(), t1;
-
-		x = work(x, 4000000);
-		t1 = now_ns();
-		if ((double)(t1 - t0) / 4e6 < best)
-			best = (double)(t1 - t0) / 4e6;
-	}
-	if (x == 42)
-		fputc(' ', stderr);
-	return best;
 }
 
 static void progress(size_t i, size_t n, const char *what, const struct point *p)

@@ -39,4 +39,41 @@ static inline unsigned restrict_cpus(unsigned n, const char *prog)
 	return have;
 }
 
+/* Busy work the compiler cannot remove: an LCG chain (calibrate_work). */
+static inline uint64_t work(uint64_t x, unsigned iters)
+{
+	for (unsigned i = 0; i < iters; i++)
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+	return x;
+}
+
+/* ns per LCG step of work(), the best of three runs of about 20 ms. */
+static inline double calibrate_work(void)
+{
+	double best = 1e9;
+	uint64_t x = 1;
+
+	for (int r = 0; r < 3; r++) {
+		uint64_t t0 = now_ns(), t1;
+
+		x = work(x, 4000000);
+		t1 = now_ns();
+		if ((double)(t1 - t0) / 4e6 < best)
+			best = (double)(t1 - t0) / 4e6;
+	}
+	if (x == 42)
+		fputc(' ', stderr);
+	return best;
+}
+
+/* A 64-bit pseudo-random stream (splitmix64): *s is its state. */
+static inline uint64_t splitmix(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
 #endif

@@ -6,12 +6,12 @@
 # commit and machine in header lines, which bench/tables.py turns into the
 # tables of docs/benchmarks.md. About 6 minutes on 16 CPUs.
 #   bench/device-all.sh BIN_DIR OUT_DIR [SECTION...]
-#   sections: core ab fair stats group dropin (default: all)
+#   sections: core ab fair stats group dropin chatd (default: all)
 # THREADS (default 16) is the contended scenarios' thread count: 8 on the
 # 2-core development machine, where the issues set their targets at 8.
 set -u
 D=${1:?bin dir}; OUT=${2:?out dir}; shift 2
-sections=${*:-core ab fair stats group dropin}
+sections=${*:-core ab fair stats group dropin chatd}
 mkdir -p "$OUT"
 N=$(nproc)
 T=${THREADS:-16}
@@ -97,6 +97,12 @@ fair)
 			sed "s/^SUMMARY /SUMMARY variant=$(echo "$v" | tr ' =' '+:') /" | tee -a "$OUT/fair.txt"
 	done
 	elapsed fair
+	;;
+chatd)
+	# examples/chatd end to end (trace, sweep, recommendation, the pick).
+	[ -x "$D/chatd" ] && CHATD=$D/chatd STRIPES=$D/amutex-stripes THREADS=$T \
+		sh "$D/chatd-run.sh" 2>/dev/null | tee "$OUT/chatd.txt"
+	elapsed chatd
 	;;
 stats)
 	header stats.txt "bench/device-all.sh stats: amutex with and without statistics, both orders, three times"

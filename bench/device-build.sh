@@ -23,9 +23,10 @@ static_build() {	# static_build SRC_DIR BUILD_DIR TARGETS...
 }
 
 # This commit, static.
-static_build . build/device-static amutex-bench amutex-stripes
+static_build . build/device-static amutex-bench amutex-stripes chatd
 cp build/device-static/bench/amutex-bench "$out/amutex-bench"
 cp build/device-static/bench/amutex-stripes "$out/amutex-stripes"
+cp build/device-static/examples/chatd "$out/chatd"
 
 # The baseline, static, from a clean checkout of its commit.
 wt=$(mktemp -d)
@@ -46,6 +47,7 @@ bash bench/device-dropin-prepare.sh build/device-dyn "$out"
 	echo "# built: $(date -u +%Y-%m-%dT%H:%MZ) on $(uname -m), $(gcc --version | head -1)"
 } >"$out/build-info.txt"
 cp bench/device-all.sh bench/device-stripes.sh bench/device-dropin.sh bench/dropin-compare.sh \
-	bench/dropin-condvar.sh bench/condvar_pingpong.py "$out/"
+	bench/dropin-condvar.sh bench/condvar_pingpong.py examples/chatd/run.sh "$out/"
+mv "$out/run.sh" "$out/chatd-run.sh"
 ls -la "$out" "$out/lib"
 du -sh "$out"

@@ -7,19 +7,8 @@ set -u
 B=${1:?amutex-stripes binary}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { echo "ok: $1"; pass=$((pass + 1)); }
-no() { echo "FAIL: $1"; fail=$((fail + 1)); }
-
-usage_error() {	# the arguments must give usage on stderr and status 2
-	"$B" "$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	if [ $rc -eq 2 ] && grep -q '^usage: amutex-stripes' "$T/err"; then
-		ok "usage error: $*"
-	else
-		no "usage error: $* (status $rc)"
-	fi
-}
+TOOL="$B" TOOL_MESSAGE='^usage: amutex-stripes'
+. "$(dirname "$0")/checks.sh"
 usage_error --bogus
 usage_error --counts 0
 usage_error --counts 1,x

@@ -100,14 +100,14 @@ _Static_assert(sizeof(struct pt_cond) == sizeof(pthread_cond_t), "pthread_cond_t
 #ifdef AMUTEX_TEST_SEAMS
 uint64_t amutex__dropin_steps[DROPIN_STEP_COUNT];
 void (*amutex__dropin_leaving_point)(void);
-#define STEP(s) __atomic_add_fetch(&amutex__dropin_steps[DROPIN_STEP_##s], 1, __ATOMIC_RELAXED)
+#define STEP(s) DSTEP(s)
 #define LEAVING_POINT() do {							\
 	void (*f_)(void) = __atomic_load_n(&amutex__dropin_leaving_point, __ATOMIC_ACQUIRE); \
 	if (f_)									\
 		f_();								\
 } while (0)
 #else
-#define STEP(s) ((void)0)
+#define STEP(s) DSTEP(s)
 #define LEAVING_POINT() ((void)0)
 #endif
 

@@ -62,7 +62,19 @@ int amutex__dropin_tid(void)
  */
 #define POOL 4096
 static struct amutex__stats pool[POOL];
-static unsigned pool_used;
+#ifdef AMUTEX_TEST_SEAMS
+void (*amutex__dropin_observe_point)(void);
+#define OBSERVE_POINT() do {							\
+	void (*f_)(void) = __atomic_load_n(&amutex__dropin_observe_point, __ATOMIC_ACQUIRE); \
+	if (f_)									\
+		f_();								\
+} while (0)
+#else
+#define OBSERVE_POINT() ((void)0)
+#endif
+
+static unsigned pool_used;	/* blocks handed out */
+static unsigned observed;	/* mutexes that got one: the report's count */
 static int observe = 1;		/* AMUTEX_STATS */
 
 void amutex__dropin_observe(struct pt_mutex *m, const void *site)
@@ -78,9 +90,23 @@ void amutex__dropin_observe(struct pt_mutex *m, const void *site)
 		return;
 	s = &pool[i];
 	amutex__stats_attach_init(s, &m->core, site);
-	if (amutex__stats_attach(&m->core, s))
+	OBSERVE_POINT();
+	if (amutex__stats_attach(&m->core, s)) {
 		amutex__registry_pending(s);
-	/* else another thread observed it first; this block stays unused */
+		__atomic_add_fetch(&observed, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	/*
+	 * Another thread observed it first: nobody saw this block. Give it
+	 * back if it is still the last one handed out; else it stays unused.
+	 */
+	DSTEP(OBSERVE_RACE_LOST);
+	{
+		unsigned next = i + 1;
+
+		(void)__atomic_compare_exchange_n(&pool_used, &next, i, 0, __ATOMIC_RELAXED,
+						  __ATOMIC_RELAXED);
+	}
 }
 
 static void child_after_fork(void)
@@ -102,7 +128,7 @@ static void report(void)
 	FILE *f;
 	int fd;
 
-	if (!where || !*where || __atomic_load_n(&pool_used, __ATOMIC_RELAXED) == 0)
+	if (!where || !*where || __atomic_load_n(&observed, __ATOMIC_RELAXED) == 0)
 		return;	/* nothing was contended: nothing to say */
 	if (strcmp(where, "stderr") == 0) {
 		fd = fcntl(report_fd >= 0 ? report_fd : 2, F_DUPFD_CLOEXEC, 3);
@@ -122,10 +148,9 @@ static void report(void)
 		return;
 	}
 	fprintf(f, "amutex contention report (pid %ld): %u mutexes were contended%s\n",
-		(long)getpid(), __atomic_load_n(&pool_used, __ATOMIC_RELAXED) > POOL ? POOL :
-		__atomic_load_n(&pool_used, __ATOMIC_RELAXED),
+		(long)getpid(), __atomic_load_n(&observed, __ATOMIC_RELAXED),
 		__atomic_load_n(&pool_used, __ATOMIC_RELAXED) >= POOL ?
-		" (the first 4096 are shown)" : "");
+		" (the pool of 4096 is spent: later ones are not counted)" : "");
 	amutex_export(f, AMUTEX_FORMAT_TABLE);
 	fclose(f);
 }

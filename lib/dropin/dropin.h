@@ -115,7 +115,7 @@ hidden int amutex__dropin_cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm,
 				    const struct timespec *abs, clockid_t clock,
 				    const void *site);
 
-/* Test builds (AMUTEX_TEST_SEAMS) count the condvars' rare paths. */
+/* Test builds (AMUTEX_TEST_SEAMS) count the drop-in's rare paths. */
 enum amutex__dropin_step {
 	DROPIN_STEP_SIGNAL_MET_LEAVING,	/* a signaller waited for a leaving waiter */
 	DROPIN_STEP_CANCEL_POKED,	/* pthread_cancel woke a sleeping waiter */
@@ -123,12 +123,20 @@ enum amutex__dropin_step {
 	DROPIN_STEP_CANCEL_PASSED_ON,	/* shared: a cancelled waiter woke another */
 	DROPIN_STEP_SHARED_DESTROY_WAITED, /* a shared destroy waited for woken waiters */
 	DROPIN_STEP_OPENED_TWO,		/* a woken waiter opened both its kids' barriers */
+	DROPIN_STEP_OBSERVE_RACE_LOST,	/* two threads observed one mutex at once; one lost */
 	DROPIN_STEP_COUNT
 };
 #ifdef AMUTEX_TEST_SEAMS
 extern uint64_t amutex__dropin_steps[DROPIN_STEP_COUNT] hidden;
+#define DSTEP(s) __atomic_add_fetch(&amutex__dropin_steps[DROPIN_STEP_##s], 1, __ATOMIC_RELAXED)
+#else
+#define DSTEP(s) ((void)0)
+#endif
+#ifdef AMUTEX_TEST_SEAMS
 /* Called by a waiter between turning its node LEAVING and unlinking it. */
 extern void (*amutex__dropin_leaving_point)(void) hidden;
+/* Called by a thread observing a mutex, before its attach CAS. */
+extern void (*amutex__dropin_observe_point)(void) hidden;
 #endif
 
 #endif /* AMUTEX_DROPIN_H */

@@ -1510,6 +1510,93 @@ static void test_report_says_nothing_when_nothing_was_contended(void **state)
 	assert_string_equal(out, "");
 }
 
+/*
+ * Many threads meeting a fresh mutex's first contention at once may all try
+ * to observe it; one block wins, and the report counts mutexes, not blocks:
+ * its header says as many as it lists. The child prints how many races
+ * were lost (test builds count them); it runs until one was, at most 10
+ * times.
+ */
+#define RACE_MUTEXES 64
+#define RACE_THREADS 8
+
+static pthread_mutex_t race_m[RACE_MUTEXES];
+static pthread_barrier_t race_b;
+
+static void *race_worker(void *arg)
+{
+	(void)arg;
+	for (int k = 0; k < RACE_MUTEXES; k++) {
+		pthread_barrier_wait(&race_b);
+		for (int i = 0; i < 20; i++) {
+			pthread_mutex_lock(&race_m[k]);
+			busy(1000);	/* held a while: the others meet it held */
+			pthread_mutex_unlock(&race_m[k]);
+		}
+	}
+	return NULL;
+}
+
+#ifdef AMUTEX_TEST_SEAMS
+static void nap_observer(void)
+{
+	usleep(1000);
+}
+#endif
+
+static int child_observe_race(void)
+{
+	pthread_t t[RACE_THREADS];
+
+#ifdef AMUTEX_TEST_SEAMS
+	/* Widen the window between taking a block and attaching it: others run. */
+	__atomic_store_n(&amutex__dropin_observe_point, nap_observer, __ATOMIC_RELEASE);
+#endif
+	for (int k = 0; k < RACE_MUTEXES; k++)
+		pthread_mutex_init(&race_m[k], NULL);
+	pthread_barrier_init(&race_b, NULL, RACE_THREADS);
+	for (int i = 0; i < RACE_THREADS; i++)
+		pthread_create(&t[i], NULL, race_worker, NULL);
+	for (int i = 0; i < RACE_THREADS; i++)
+		pthread_join(t[i], NULL);
+#ifdef AMUTEX_TEST_SEAMS
+	fprintf(stderr, "lost=%llu\n", (unsigned long long)DROPIN_STEPS(OBSERVE_RACE_LOST));
+#else
+	fprintf(stderr, "lost=-1\n");
+#endif
+	return 0;
+}
+
+static void test_report_counts_each_mutex_once_when_threads_observe_it_at_once(void **state)
+{
+	char *env[] = { "AMUTEX_REPORT=stderr", NULL };
+	static char out[1 << 16];
+	long lost = 0;
+
+	(void)state;
+	for (int run = 0; run < 10 && lost == 0; run++) {
+		unsigned said = 0, rows = 0;
+		char *p, *line;
+
+		assert_int_equal(run_self("observe-race", env, out, sizeof(out)), 0);
+		assert_non_null(p = strstr(out, "lost="));
+		lost = strtol(p + 5, NULL, 10);
+		if (!(p = strstr(out, "amutex contention report")))
+			continue;	/* nothing was contended at all */
+		assert_int_equal(sscanf(p, "amutex contention report (pid %*d): %u", &said), 1);
+		assert_non_null(line = strstr(p, "\nlock "));
+		for (line = strchr(line + 1, '\n'); line && line[1] && line[1] != '\n';
+		     line = strchr(line + 1, '\n'))
+			rows += line[1] != ' ';
+		if (said != rows)
+			fail_msg("the header says %u mutexes, the table lists %u:\n%s", said, rows, p);
+	}
+	print_message("observations lost to another thread in the last run: %ld\n", lost);
+#ifdef AMUTEX_TEST_SEAMS
+	assert_true(lost > 0);
+#endif
+}
+
 /* ---- Metrics publishers and the watchdog across fork ---- */
 
 static int count_threads(void)
@@ -1619,6 +1706,8 @@ static int run_child(const char *how)
 	}
 	if (strcmp(how, "metrics-fork") == 0)
 		return child_metrics_across_fork();
+	if (strcmp(how, "observe-race") == 0)
+		return child_observe_race();
 	return 2;
 }
 
@@ -1666,6 +1755,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_report_names_the_caller_of_cond_wait_for_a_relock),
 		cmocka_unit_test(test_report_to_stderr_survives_a_program_closing_stderr),
 		cmocka_unit_test(test_report_says_nothing_when_nothing_was_contended),
+		cmocka_unit_test(test_report_counts_each_mutex_once_when_threads_observe_it_at_once),
 		cmocka_unit_test(test_metrics_publisher_and_watchdog_run_in_a_forked_child_and_survive_its_exit),
 	};
 

@@ -100,15 +100,6 @@ _Static_assert(sizeof(struct pt_cond) == sizeof(pthread_cond_t), "pthread_cond_t
 #ifdef AMUTEX_TEST_SEAMS
 uint64_t amutex__dropin_steps[DROPIN_STEP_COUNT];
 void (*amutex__dropin_leaving_point)(void);
-#define STEP(s) DSTEP(s)
-#define LEAVING_POINT() do {							\
-	void (*f_)(void) = __atomic_load_n(&amutex__dropin_leaving_point, __ATOMIC_ACQUIRE); \
-	if (f_)									\
-		f_();								\
-} while (0)
-#else
-#define STEP(s) DSTEP(s)
-#define LEAVING_POINT() ((void)0)
 #endif
 
 #define small_lock   amutex__small_lock
@@ -151,7 +142,7 @@ int pthread_cancel(pthread_t t)
 	if (s->word) {
 		uint32_t two = 2;
 
-		STEP(CANCEL_POKED);
+		DSTEP(CANCEL_POKED);
 		if (s->how & AMUTEX_FUTEX_SHARED) {
 			/* A shared condvar's seq: its waiter is still counted, so it is alive. */
 			__atomic_add_fetch(s->word, 1, __ATOMIC_SEQ_CST);
@@ -204,7 +195,7 @@ static int shared_destroy(struct pt_cond *c)
 			return EBUSY;
 	} while (!cas(&c->count, &n, n | SH_DESTROY));
 	/* Those owed a wake-up may not have had it yet: wake them all. */
-	STEP(SHARED_DESTROY_WAITED);
+	DSTEP(SHARED_DESTROY_WAITED);
 	__atomic_add_fetch(&c->seq, 1, __ATOMIC_SEQ_CST);
 	amutex__futex_wake(&c->seq, INT_MAX, AMUTEX_FUTEX_SHARED);
 	while (SH_WAITERS(n = load(&c->count)) != 0)
@@ -291,7 +282,7 @@ static void signal_nodes(struct pt_cond *c, int n)
 	c->tail = p;
 	small_unlock(&c->lock);
 	if (leaving)
-		STEP(SIGNAL_MET_LEAVING);
+		DSTEP(SIGNAL_MET_LEAVING);
 	while ((v = __atomic_load_n(&leaving, __ATOMIC_SEQ_CST)) != 0)
 		amutex__futex_wait((uint32_t *)&leaving, (uint32_t)v, NULL, 0);
 	if (first)
@@ -365,7 +356,7 @@ static int shared_leave(struct waiting *w, int pass_on)
 	uint32_t n = load(&c->count), m;
 
 	if (pass_on && consumed) {
-		STEP(CANCEL_PASSED_ON);
+		DSTEP(CANCEL_PASSED_ON);
 		amutex__futex_wake(&c->seq, 1, AMUTEX_FUTEX_SHARED);
 	}
 	do {
@@ -392,7 +383,7 @@ static int node_leave(struct waiting *w)
 	int st = WAITING;
 
 	if (cas(&w->node.state, &st, LEAVING)) {
-		LEAVING_POINT();
+		DPOINT(amutex__dropin_leaving_point);
 		leave_list(w);
 		return 0;
 	}
@@ -487,14 +478,14 @@ int amutex__dropin_cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm, const stru
 		if (k0)
 			small_unlock(&k0->barrier);
 		if (k1) {
-			STEP(OPENED_TWO);
+			DSTEP(OPENED_TWO);
 			small_unlock(&k1->barrier);
 		}
 	}
 	lerr = amutex__dropin_cond_relock(pm, site);
 	pthread_setcancelstate(cs, NULL);
 	if (cancel && consumed)
-		STEP(CANCEL_AFTER_WAKE);	/* acts at the next cancellation point */
+		DSTEP(CANCEL_AFTER_WAKE);	/* acts at the next cancellation point */
 	else if (cancel)
 		pthread_testcancel();		/* acts now, with the mutex held */
 	if (lerr)

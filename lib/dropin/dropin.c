@@ -64,13 +64,6 @@ int amutex__dropin_tid(void)
 static struct amutex__stats pool[POOL];
 #ifdef AMUTEX_TEST_SEAMS
 void (*amutex__dropin_observe_point)(void);
-#define OBSERVE_POINT() do {							\
-	void (*f_)(void) = __atomic_load_n(&amutex__dropin_observe_point, __ATOMIC_ACQUIRE); \
-	if (f_)									\
-		f_();								\
-} while (0)
-#else
-#define OBSERVE_POINT() ((void)0)
 #endif
 
 static unsigned pool_used;	/* blocks handed out */
@@ -90,7 +83,7 @@ void amutex__dropin_observe(struct pt_mutex *m, const void *site)
 		return;
 	s = &pool[i];
 	amutex__stats_attach_init(s, &m->core, site);
-	OBSERVE_POINT();
+	DPOINT(amutex__dropin_observe_point);
 	if (amutex__stats_attach(&m->core, s)) {
 		amutex__registry_pending(s);
 		__atomic_add_fetch(&observed, 1, __ATOMIC_RELAXED);

@@ -126,17 +126,22 @@ enum amutex__dropin_step {
 	DROPIN_STEP_OBSERVE_RACE_LOST,	/* two threads observed one mutex at once; one lost */
 	DROPIN_STEP_COUNT
 };
+/* Pause points: a test's hook, called where the drop-in names it (DPOINT). */
 #ifdef AMUTEX_TEST_SEAMS
 extern uint64_t amutex__dropin_steps[DROPIN_STEP_COUNT] hidden;
-#define DSTEP(s) __atomic_add_fetch(&amutex__dropin_steps[DROPIN_STEP_##s], 1, __ATOMIC_RELAXED)
-#else
-#define DSTEP(s) ((void)0)
-#endif
-#ifdef AMUTEX_TEST_SEAMS
 /* Called by a waiter between turning its node LEAVING and unlinking it. */
 extern void (*amutex__dropin_leaving_point)(void) hidden;
 /* Called by a thread observing a mutex, before its attach CAS. */
 extern void (*amutex__dropin_observe_point)(void) hidden;
+#define DSTEP(s) __atomic_add_fetch(&amutex__dropin_steps[DROPIN_STEP_##s], 1, __ATOMIC_RELAXED)
+#define DPOINT(hook) do {							\
+	void (*f_)(void) = __atomic_load_n(&(hook), __ATOMIC_ACQUIRE);		\
+	if (f_)									\
+		f_();								\
+} while (0)
+#else
+#define DSTEP(s) ((void)0)
+#define DPOINT(hook) ((void)0)
 #endif
 
 #endif /* AMUTEX_DROPIN_H */

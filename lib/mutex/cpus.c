@@ -238,13 +238,13 @@ static void unescape(char *f)
 /*
  * One mountinfo line: "ID PARENT MAJ:MIN ROOT POINT OPTIONS [TAG...] -
  * FSTYPE SOURCE SUPEROPTIONS". Keeps the cgroup2 mount and the v1 mount
- * with the cpu controller whose points are under root_dir: the first of
- * each, or a later one mounted over it at the same point.
+ * with the cpu controller whose points are under the root directory (its
+ * first rl characters): the first of each, or a later one mounted over it
+ * at the same point.
  */
-static void mount_line(char *l, const char *root_dir)
+static void mount_line(char *l, const char *root_dir, size_t rl)
 {
 	char *f[5], *dash, *fstype, *opts, *save = NULL;
-	size_t rl = strlen(root_dir);
 	struct mount *m;
 
 	if (!(dash = strstr(l, " - ")))
@@ -267,8 +267,6 @@ static void mount_line(char *l, const char *root_dir)
 			return;
 	unescape(f[3]);
 	unescape(f[4]);
-	while (rl > 0 && root_dir[rl - 1] == '/')
-		rl--;				/* "/sys/fs/cgroup/", and "/" as "" */
 	if (strncmp(f[4], root_dir, rl) != 0 || (f[4][rl] && f[4][rl] != '/') ||
 	    strlen(f[3]) >= sizeof(m->root) || strlen(f[4]) >= sizeof(m->point))
 		return;
@@ -283,10 +281,12 @@ static void mount_line(char *l, const char *root_dir)
 static void read_mounts(const char *root_dir, const char *self_cgroup)
 {
 	const char *slash = strrchr(self_cgroup, '/');
-	size_t used = 0;
+	size_t used = 0, rl = strlen(root_dir);
 	ssize_t n;
 	int fd, skipping = 0;
 
+	while (rl > 0 && root_dir[rl - 1] == '/')
+		rl--;			/* "/sys/fs/cgroup/" as "/sys/fs/cgroup", "/" as "" */
 	scratch.v1.root[0] = scratch.v2.root[0] = '\0';
 	snprintf(scratch.path, sizeof(scratch.path), "%.*smountinfo",
 		 slash ? (int)(slash - self_cgroup + 1) : 0, self_cgroup);
@@ -299,7 +299,7 @@ static void read_mounts(const char *root_dir, const char *self_cgroup)
 			if (ch == '\n') {
 				scratch.line[used] = '\0';
 				if (!skipping)
-					mount_line(scratch.line, root_dir);
+					mount_line(scratch.line, root_dir, rl);
 				used = 0;
 				skipping = 0;
 			} else if (used < sizeof(scratch.line) - 1) {

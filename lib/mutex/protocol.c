@@ -117,13 +117,19 @@ uint32_t amutex__threshold(const amutex_t *m, const struct amutex__config *c)
 	return amutex__fair(m, c) && !c->starve_set ? AMUTEX_FAIR_STARVE_NS : c->starve_ns;
 }
 
+/* The mutex's spin setting, its own or else the process's: AUTO, OFF or rounds. */
+static int spin_setting(const amutex_t *m, const struct amutex__config *c)
+{
+	int spin = amutex__spin_decode(m->spin);
+
+	return spin == AMUTEX_SPIN_DEFAULT ? c->spin : spin;
+}
+
 int amutex__spin_rounds(const amutex_t *m)
 {
 	const struct amutex__config *c = amutex__config();
-	int spin = amutex__spin_decode(m->spin);
+	int spin = spin_setting(m, c);
 
-	if (spin == AMUTEX_SPIN_DEFAULT)
-		spin = c->spin;
 	if (c->cpus <= 1)
 		return 0;
 	return spin == AMUTEX_SPIN_AUTO ? AMUTEX_DEFAULT_SPIN_ROUNDS : spin;
@@ -166,13 +172,6 @@ static void spin_outcome(int got_it)
 		t->spin_debt = t->spin_debt > SPIN_CREDIT ? t->spin_debt - SPIN_CREDIT : 0;
 	else if (t->spin_debt < SPIN_DEBT_MAX)
 		t->spin_debt++;
-}
-
-static int spin_auto(const amutex_t *m, const struct amutex__config *c)
-{
-	int spin = amutex__spin_decode(m->spin);
-
-	return (spin == AMUTEX_SPIN_DEFAULT ? c->spin : spin) == AMUTEX_SPIN_AUTO;
 }
 
 /*
@@ -377,7 +376,7 @@ static void waiter_init(struct waiter *w, amutex_t *m, const struct timespec *ab
 	w->check = amutex__fair(m, c) ? AMUTEX_FAIR_SPIN_CHECK : c->spin_check;
 	w->cpus = c->cpus;
 	w->rounds = how & AMUTEX_WAIT_NOSPIN ? 0 : amutex__spin_rounds(m);
-	w->adapt = w->rounds > 0 && spin_auto(m, c);
+	w->adapt = w->rounds > 0 && spin_setting(m, c) == AMUTEX_SPIN_AUTO;
 	if (w->adapt)
 		w->rounds = spin_budget(w->rounds);
 	w->iter = w->spinning = w->awoke = w->starving = 0;

@@ -140,13 +140,29 @@ static const double le_seconds[] = {
 	1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 };
 
+/* Prometheus label value into buf: backslash, double quote and newline escaped. */
+static void escape_label(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	for (; *s && o + 3 < len; s++) {
+		if (*s == '\\' || *s == '"')
+			buf[o++] = '\\';
+		if (*s == '\n') {
+			buf[o++] = '\\';
+			buf[o++] = 'n';
+			continue;
+		}
+		buf[o++] = *s;
+	}
+	buf[o] = '\0';
+}
+
 /*
  * A lock's label set, without braces: lock="NAME" (escaped) and the
  * exporter's extra labels (",pid=\"123\"" or "").
  */
 #define LABELS_MAX (2 * (AMUTEX_NAME_MAX + 16) + 80)
-
-static void escape_label(const char *s, char *buf, size_t len);
 
 static const char *labels_of(const struct snap *p, const char *extra, char *buf)
 {
@@ -188,23 +204,6 @@ static void series(FILE *f, const char *metric, const char *labels, const char *
 	fprintf(f, "%s{%s%s} %llu\n", metric, labels, more, v);
 }
 
-/* Prometheus label value into buf: backslash, double quote and newline escaped. */
-static void escape_label(const char *s, char *buf, size_t len)
-{
-	size_t o = 0;
-
-	for (; *s && o + 3 < len; s++) {
-		if (*s == '\\' || *s == '"')
-			buf[o++] = '\\';
-		if (*s == '\n') {
-			buf[o++] = '\\';
-			buf[o++] = 'n';
-			continue;
-		}
-		buf[o++] = *s;
-	}
-	buf[o] = '\0';
-}
 
 /* The metric families of lock families: each family's metrics, all its locks. */
 static void prometheus_families(FILE *f, const struct snaps *all, const char *extra)

@@ -30,8 +30,13 @@ static struct publisher file_pub = { .stop_fd = -1 }, http_pub = { .stop_fd = -1
 static char *file_path;
 static uint64_t file_interval_ns;
 static int http_fd = -1;
-/* AMUTEX_METRICS as given, when it started the file publisher: NULL otherwise. */
+/*
+ * AMUTEX_METRICS as given, while the file publisher it started runs (set
+ * before that start, so that the first write sees it); NULL otherwise.
+ */
 static char *env_file_pattern;
+static int atfork_set;
+
 /*
  * The file publisher writes one file per process (AMUTEX_METRICS with %p):
  * every series gets a pid label, so that the node exporter, which reads
@@ -39,8 +44,12 @@ static char *env_file_pattern;
  * then drops the collector's whole output) when processes of one program
  * name their locks alike.
  */
-static int file_per_process;
-static int atfork_set;
+static int file_per_process(void)
+{
+	const char *pattern = __atomic_load_n(&env_file_pattern, __ATOMIC_ACQUIRE);
+
+	return pattern && strstr(pattern, "%p");
+}
 
 static int write_file(const char *path)
 {
@@ -57,7 +66,7 @@ static int write_file(const char *path)
 		free(tmp);
 		return err;
 	}
-	if (__atomic_load_n(&file_per_process, __ATOMIC_RELAXED)) {
+	if (file_per_process()) {
 		char extra[40];
 
 		snprintf(extra, sizeof(extra), ",pid=\"%ld\"", (long)getpid());
@@ -318,9 +327,7 @@ void amutex_metrics_stop(void)
 {
 	stop(&file_pub);
 	/* Stopped: no child of a later fork starts it again from the pattern. */
-	__atomic_store_n(&file_per_process, 0, __ATOMIC_RELAXED);
-	free(env_file_pattern);
-	env_file_pattern = NULL;
+	free(__atomic_exchange_n(&env_file_pattern, NULL, __ATOMIC_ACQ_REL));
 	stop(&http_pub);
 }
 
@@ -338,20 +345,22 @@ int amutex_metrics_from_env(void)
 		interval = 10 * AMUTEX_NS_PER_SEC;
 	}
 	if (path && *path) {
-		char expanded[4096];
+		char expanded[4096], *pattern = NULL;
 
-		int per_process = strstr(path, "%p") != NULL;
-
+		/* A running publisher is left alone (EALREADY below), its pattern too. */
 		if ((err = amutex__expand_path(path, expanded, sizeof(expanded))) == 0 &&
-		    !__atomic_load_n(&file_pub.running, __ATOMIC_ACQUIRE))
-			__atomic_store_n(&file_per_process, per_process, __ATOMIC_RELAXED);
+		    !__atomic_load_n(&file_pub.running, __ATOMIC_ACQUIRE) &&
+		    !(pattern = strdup(path)))
+			err = ENOMEM;
+		if (pattern)
+			free(__atomic_exchange_n(&env_file_pattern, pattern, __ATOMIC_ACQ_REL));
 		if (err == 0 && (err = amutex_metrics_file_start(expanded, interval)) == 0) {
 			started++;
-			free(env_file_pattern);
-			env_file_pattern = strdup(path);
 		} else {
-			if (!__atomic_load_n(&file_pub.running, __ATOMIC_ACQUIRE))
-				__atomic_store_n(&file_per_process, 0, __ATOMIC_RELAXED);
+			if (pattern) {	/* no publisher started: nothing reads it */
+				__atomic_store_n(&env_file_pattern, NULL, __ATOMIC_RELEASE);
+				free(pattern);
+			}
 			amutex__warn_once("AMUTEX_METRICS", "AMUTEX_METRICS=\"%s\": %s; "
 					  "not writing metrics", path, strerror(err));
 		}

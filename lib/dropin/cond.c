@@ -466,9 +466,10 @@ int amutex__dropin_cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm, const stru
 	 * Measured (bench/dropin-condvar.sh, 2 cores) against opening them
 	 * after the relock or at the unlock: those serialize a broadcast's
 	 * wake-ups, each behind a context switch (barrier of 4: 0.90x glibc
-	 * against 1.15x); against a chain (one kid each: barrier of 16, 0.53x
-	 * glibc against 1.15x; 16 cores 0.32x) and against the broadcaster
-	 * opening every barrier itself (0.6x: it holds the mutex through N
+	 * against 1.15x); against a chain (one kid each: barrier of 16, 0.59x
+	 * glibc against 1.19x; 16 cores 0.32x) and against the broadcaster
+	 * opening every barrier itself (about 0.6x in one unrecorded run of
+	 * 5 triples, loaded machine: it holds the mutex through N
 	 * wakes).
 	 */
 	if (!w.shared && consumed) {

@@ -254,25 +254,29 @@ STACK='assertion violated no_access_after_return'
 CV="-E $RUN"
 
 # Signal and broadcast mark and detach the oldest nodes, linking them as a
-# binary heap, then open the first one's barrier; each woken waiter opens
-# its kids' (the baton). (These change heap_link() and baton(), the one
-# place that says who opens which barrier.) With 3 waiters the heap has
-# one level: the parent's move to the next node runs but is never used, so
-# no mutant of it can be caught here (the C test of 11 waiters covers it).
+# tree, then open the roots' barriers; each woken waiter opens its kids'
+# (the baton). (These change heap_link() and baton(), the one place that
+# says who opens which barrier.) With 3 waiters the tree has one level:
+# the parent's move to the next node runs but is never used, so no mutant
+# of it can be caught here (the C test of 11 waiters covers it). -DROOTS=1
+# where a root must have two kids.
 mutant cond_signal_does_not_open_first condvar.pml "" "$CV" "$LOST" <<'EOF'
-s/:: from == NIL -> open_kid\(first\)/:: from == NIL -> open_kid(NIL)/
+s/\t\topen_kid\(rt0\);/\t\topen_kid(NIL);/
 EOF
-mutant cond_woken_does_not_pass_baton condvar.pml "-DDESTROY" "$CV" "$LOST" <<'EOF'
+mutant cond_broadcast_opens_first_root_only condvar.pml "-DDESTROY -DNW=3" "$CV" "$LOST" <<'EOF'
+s/\t\topen_kid\(rt1\);/\t\tskip;/
+EOF
+mutant cond_woken_does_not_pass_baton condvar.pml "-DDESTROY -DROOTS=1" "$CV" "$LOST" <<'EOF'
 s/\t\topen_kid\(q\);\n\t\topen_kid\(x\)/\t\tskip/
 EOF
-mutant cond_woken_opens_one_kid_only condvar.pml "-DDESTROY -DNW=3" "$CV" "$LOST" <<'EOF'
+mutant cond_woken_opens_one_kid_only condvar.pml "-DDESTROY -DNW=3 -DROOTS=1" "$CV" "$LOST" <<'EOF'
 s/\t\topen_kid\(x\)/\t\tskip/
 EOF
-mutant cond_heap_second_kid_overwrites_first condvar.pml "-DDESTROY -DNW=3" "$CV" "$WF|$LOST" <<'EOF'
+mutant cond_heap_second_kid_overwrites_first condvar.pml "-DDESTROY -DNW=3 -DROOTS=1" "$CV" "$WF|$LOST" <<'EOF'
 s/:: kk == 0 -> nkid0\[pa\] = p/:: kk == 0 -> nkid1[pa] = p/
 EOF
 mutant cond_signal_does_not_open_first_liveness condvar.pml "-DLTL" "-a -f $RUN" "$CYCLE" ltl <<'EOF'
-s/:: from == NIL -> open_kid\(first\)/:: from == NIL -> open_kid(NIL)/
+s/\t\topen_kid\(rt0\);/\t\topen_kid(NIL);/
 EOF
 # Whoever opens a barrier touches nothing of that node after the store
 # (here: looks at its state again, as a check after the fact would).
@@ -284,7 +288,7 @@ EOF
 # waiter can still turn its detached node LEAVING.
 mutant cond_signal_marks_after_detaching condvar.pml "-DTIMED" "$CV" "$WF|$LOST|$TKEEP|$STACK" <<'EOF'
 s/:: nstate\[p\] == WAITING ->\n\t+nstate\[p\] = SIGNALED; sigd\[p\] = 1;/:: nstate[p] == WAITING ->\n\t\t\t\t\tsigd[p] = 1;/;
-s/(\t\tsmall_unlock\(W_LIST\);\t+\/\* :292 \*\/\n)/$1\t\tif\n\t\t:: first != NIL -> atomic { NODE(first); nstate[first] = SIGNALED }\n\t\t:: else\n\t\tfi;\n/
+s/(\t\tsmall_unlock\(W_LIST\);\t+\/\* :292 \*\/\n)/$1\t\tif\n\t\t:: rt0 != NIL -> atomic { NODE(rt0); nstate[rt0] = SIGNALED }\n\t\t:: else\n\t\tfi;\n/
 EOF
 # A broadcast must take every node off the list: destroy right after it
 # returns 0 (POSIX's example).

@@ -109,8 +109,10 @@ check "condvar: 2 consumers, one timed" $C "-DTIMED" "$SMALL" "$CV"
 check "condvar: 2 consumers, one cancelled, 1 item" $C "-DCANCEL" "$SMALL" "$CV"
 check "condvar: 2 consumers, one timed, one cancelled, spurious wake-ups, 1 item" $C \
 	"-DTIMED -DCANCEL -DSPURIOUS" "$CBIG" "$CV"
-check "condvar: broadcast, destroy, free; 3 waiters, one timed" $C \
+check "condvar: broadcast, destroy, free; 3 waiters, one timed (two roots, a kid)" $C \
 	"-DDESTROY -DNW=3 -DTIMED" "$SMALL" "$CV"
+check "condvar: broadcast, destroy, free; 3 waiters, one timed (one root, two kids)" $C \
+	"-DDESTROY -DNW=3 -DTIMED -DROOTS=1" "$SMALL" "$CV"
 check "condvar: destroy (EBUSY), broadcast, destroy, free; 2 waiters, one cancelled" $C \
 	"-DDESTROY -DBUSY -DCANCEL" "$SMALL" "$CV"
 check "condvar: destroy (EBUSY), signal, destroy, free; 1 waiter, timed, cancelled" $C \

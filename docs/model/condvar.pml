@@ -12,8 +12,8 @@
  * docs/model/amutex.pml's), glibc's part of pthread_cancel (the waiter
  * sleeps with cancellation disabled, so it only marks the thread), and a
  * cancellation that acts (the cleanup handler unlocks; the thread ends).
- * Who opens which barrier (the baton: the signaller the oldest marked
- * node's, each woken waiter the next newer one's) is modelled in one
+ * Who opens which barrier (the baton: the signaller the ROOTS oldest
+ * marked nodes', each woken waiter two newer ones') is modelled in one
  * place, the section THE BATON (baton() and the check of the detached
  * nodes it relies on), so that another scheme (a fan-out tree) changes
  * only that section. Checked by tests/model.sh; tests/model-mutations.sh
@@ -76,7 +76,7 @@
  *                           doubly linked list of nwait nodes, none
  *                           SIGNALED, each of a waiter inside a wait,
  *                           holding every queued node still WAITING; when a
- *                           signaller opens the first barrier, its detached
+ *                           signaller opens the roots' barriers, its detached
  *                           nodes are exactly those it marked, all
  *                           SIGNALED, linked oldest to newest; a baton goes
  *                           only to a SIGNALED node
@@ -100,6 +100,11 @@
 #define NP 1
 #endif
 #define MAXW 3
+/* The barriers a signaller opens itself (cond.c ROOTS, 3 there): with 3
+ * waiters, 2 gives roots and a kid, 1 a root with two kids. */
+#ifndef ROOTS
+#define ROOTS 2
+#endif
 #define MAXT 6
 #define SIG0 3
 #define CANCELLER 5
@@ -357,19 +362,27 @@ inline relock_and_return() {
  *
  * The tree (cond.c signal_nodes, amutex__dropin_cond_wait): while it
  * marks, under the list's lock, the signaller links the marked nodes as a
- * binary heap in the order it marked them (oldest first): the i-th marked
- * has the 2i+1-th and 2i+2-th as kid[0] and kid[1]; `pa`, the next parent,
- * moves to the next newer SIGNALED node once it has two kids. Once the
- * nodes it detached are settled (no LEAVING one left among them), it opens
- * the barrier of the oldest it marked, `first`; each woken waiter, its own
- * barrier opened (node_leave took it), reads both kids from its node and
- * then opens their barriers, before it relocks the mutex.
+ * tree in the order it marked them (oldest first): the ROOTS oldest are
+ * roots (rt0, the oldest, rt1, rt2), and the i-th marked has the
+ * 2i+ROOTS-th and 2i+ROOTS+1-th as kid[0] and kid[1]; `pa`, the next
+ * parent, starts at rt0 and moves to the next newer SIGNALED node once it
+ * has two kids. Once the nodes it detached are settled (no LEAVING one
+ * left among them), it opens the roots' barriers, oldest first; each
+ * woken waiter, its own barrier opened (node_leave took it), reads both
+ * kids from its node and then opens their barriers, before it relocks the
+ * mutex.
  * ================================================================== */
 
 /* heap_link: p was just marked SIGNALED (under the list's lock). */
 inline heap_link() {
 	if
-	:: first == NIL -> first = p; pa = p; kk = 0
+	:: nroot < ROOTS ->
+		if
+		:: nroot == 0 -> rt0 = p; pa = p; kk = 0
+		:: nroot == 1 -> rt1 = p
+		:: else -> rt2 = p
+		fi;
+		nroot++
 	:: else ->
 		atomic {
 			NODE(pa);
@@ -395,13 +408,13 @@ inline heap_link() {
 }
 
 /*
- * The detached nodes, when their signaller opens the first barrier: from
- * first to the newest by prev, those it marked SIGNALED and no others.
+ * The detached nodes, when their signaller opens the roots' barriers: from
+ * rt0 to the newest by prev, those it marked SIGNALED and no others.
  */
 inline segment_check() {
 	d_step {
-		x = first; k = 0; y = NIL;
-		list_wf = (nnext[first] == NIL);
+		x = rt0; k = 0; y = NIL;
+		list_wf = (nnext[rt0] == NIL);
 		do
 		:: x == NIL -> break
 		:: x != NIL && k >= MAXW -> list_wf = 0; break
@@ -411,7 +424,7 @@ inline segment_check() {
 			y = x; x = nprev[x]; k++
 		od;
 		list_wf = list_wf && k == nsig[si];
-		/* the heap: every marked node but first is exactly one marked node's kid */
+		/* the tree: every marked node but a root is exactly one marked node's kid */
 		x = 0;
 		do
 		:: x == MAXW -> break
@@ -429,7 +442,8 @@ inline segment_check() {
 					fi;
 					y++
 				od;
-				list_wf = list_wf && (x == first -> k == 0 : k == 1)
+				list_wf = list_wf &&
+					  (x == rt0 || x == rt1 || x == rt2 -> k == 0 : k == 1)
 			:: else
 			fi;
 			x++
@@ -457,7 +471,10 @@ inline open_kid(q) {
 
 inline baton(from) {
 	if
-	:: from == NIL -> open_kid(first)
+	:: from == NIL ->		/* from its locals: a root's node may be gone once opened */
+		open_kid(rt0);
+		open_kid(rt1);
+		open_kid(rt2)
 	:: else ->
 		atomic { NODE(from); q = nkid0[from] };		/* both read first */
 		atomic { NODE(from); x = nkid1[from] };
@@ -599,13 +616,14 @@ inline signal_nodes(howmany) {
 			e2 = 0
 		od;
 		if
-		:: first != NIL -> segment_check(); baton(NIL); first = NIL	/* :297 */
+		:: rt0 != NIL -> segment_check(); baton(NIL)		/* :297 */
 		:: else
 		fi
 	:: else
 	fi;
 	d_step {
 		v = 0; insig[si] = 0; nsig[si] = 0; pa = NIL; kk = 0;
+		rt0 = NIL; rt1 = NIL; rt2 = NIL; nroot = 0;
 		x = 0;
 		do
 		:: x == MAXW -> break
@@ -812,7 +830,7 @@ inline poke(t) {
 /* Locals of every thread that runs the condvar's code. */
 #define LOCALS \
 	byte v, r, p, q, c_, n_, err, e2, ws, nn, mm, x, y, k, kk; \
-	byte first = NIL, pa = NIL; \
+	byte rt0 = NIL, rt1 = NIL, rt2 = NIL, nroot = 0, pa = NIL; \
 	bit ok, nb, cancel, consumed, acted
 
 #ifndef DESTROY

@@ -18,12 +18,13 @@
  * list's lock while it holds the mutex, then unlocks the mutex and sleeps
  * on its node's barrier. Signal and broadcast, under the list's lock, mark
  * the oldest nodes SIGNALED and detach them from the list, linking them
- * as a binary heap in the order they waited (the i-th marked, from 0, has
- * the 2i+1-th and 2i+2-th as kids), then open the barrier of the oldest
- * only. Each woken waiter opens its kids' barriers when its own opens, and
- * relocks the mutex without spinning (its signaller may still hold it, on
- * the CPU the wake-up was placed on): a broadcaster makes one futex wake,
- * not one per waiter, the last of N is woken after about log2(N) wake-up
+ * as a tree in the order they waited (the ROOTS oldest are roots; the
+ * i-th marked, from 0, has the 2i+ROOTS-th and 2i+ROOTS+1-th as kids),
+ * then open the roots' barriers. Each woken waiter opens its kids'
+ * barriers when its own opens, and relocks the mutex without spinning
+ * (its signaller may still hold it, on the CPU the wake-up was placed
+ * on): a broadcaster makes at most ROOTS futex wakes, not one per waiter,
+ * the last of N is woken after about log2(N / ROOTS) + 1 wake-up
  * latencies, and no woken thread spins against a holder.
  *   WAITING -> SIGNALED   a signal or broadcast, under the list's lock
  *   WAITING -> LEAVING    the waiter itself: timeout or cancellation; it
@@ -35,8 +36,10 @@
  * Lifetime. POSIX lets a thread destroy and free a condvar right after a
  * broadcast. A SIGNALED node is off the list and its waiter never touches
  * the condvar again: from the signal on it needs only its own node and its
- * kids' (alive until it opens their barriers). So destroy takes the list's lock and says EBUSY while a
- * node is on it (a waiter blocked and not signalled), else 0 at once.
+ * kids' (alive until it opens their barriers; the roots, likewise, until
+ * their signaller opens theirs). So destroy takes the list's lock and says
+ * EBUSY while a node is on it (a waiter blocked and not signalled), else 0
+ * at once.
  *
  * Cancellation. No asynchronous cancellation: a waiter sleeps with
  * cancellation disabled, and pthread_cancel (below, glibc's, then a poke)
@@ -235,14 +238,29 @@ static void shared_wake(struct pt_cond *c, int all)
 }
 
 /*
+ * The barriers a broadcaster opens itself (the roots of the tree); each
+ * woken waiter opens two more. One root puts a whole wake-up latency
+ * before the second waiter can run, which a small barrier feels in full;
+ * opening every barrier holds the mutex through N wakes and wakes them
+ * all into it. Three, measured against 1, 2, 4 and all on barriers of 4,
+ * 8 and 16 threads: docs/drop-in.md. A build may choose another
+ * (-DAMUTEX_DROPIN_ROOTS=N, 1 to 64) to measure it.
+ */
+#ifndef AMUTEX_DROPIN_ROOTS
+#define AMUTEX_DROPIN_ROOTS 3
+#endif
+#define ROOTS AMUTEX_DROPIN_ROOTS
+_Static_assert(ROOTS >= 1 && ROOTS <= 64, "AMUTEX_DROPIN_ROOTS: 1 to 64");
+
+/*
  * signal_nodes: mark up to n of the oldest WAITING nodes SIGNALED, detach
- * them, wait for LEAVING ones among them to unlink, and open the barrier
- * of the oldest.
+ * them, wait for LEAVING ones among them to unlink, and open the barriers
+ * of the ROOTS oldest.
  */
 static void signal_nodes(struct pt_cond *c, int n)
 {
-	struct node *p, *first = NULL, *parent = NULL;
-	int leaving = 0, v, k = 0;
+	struct node *p, *root[ROOTS], *parent = NULL;
+	int leaving = 0, v, k = 0, roots = 0;
 
 	if (!load(&c->nwait))
 		return;		/* nobody queued (a waiter queues holding the mutex) */
@@ -256,10 +274,12 @@ static void signal_nodes(struct pt_cond *c, int n)
 		} else {
 			n--;
 			p->kid[0] = p->kid[1] = NULL;
-			if (!first) {
-				first = parent = p;
+			if (roots < ROOTS) {
+				root[roots++] = p;
+				if (!parent)
+					parent = p;
 			} else {
-				/* Heap order: the i-th marked (from 0) opens the 2i+1-th and 2i+2-th. */
+				/* Heap order: the i-th marked (from 0) opens the 2i+R-th and 2i+R+1-th. */
 				parent->kid[k] = p;
 				if (++k == 2) {
 					k = 0;
@@ -285,8 +305,10 @@ static void signal_nodes(struct pt_cond *c, int n)
 		DSTEP(SIGNAL_MET_LEAVING);
 	while ((v = __atomic_load_n(&leaving, __ATOMIC_SEQ_CST)) != 0)
 		amutex__futex_wait((uint32_t *)&leaving, (uint32_t)v, NULL, 0);
-	if (first)
-		small_unlock(&first->barrier);
+	if (roots == ROOTS)
+		DSTEP(OPENED_ROOTS);
+	for (k = 0; k < roots; k++)
+		small_unlock(&root[k]->barrier);
 }
 
 int pthread_cond_signal(pthread_cond_t *pc)
@@ -462,15 +484,13 @@ int amutex__dropin_cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm, const stru
 		consumed = node_leave(&w);
 	/*
 	 * The kids go now, before this one relocks: each woken thread makes at
-	 * most two futex wakes (the broadcaster made one, not one per waiter).
-	 * Measured (bench/dropin-condvar.sh, 2 cores) against opening them
-	 * after the relock or at the unlock: those serialize a broadcast's
-	 * wake-ups, each behind a context switch (barrier of 4: 0.90x glibc
-	 * against 1.15x); against a chain (one kid each: barrier of 16, 0.59x
-	 * glibc against 1.19x; 16 cores 0.32x) and against the broadcaster
-	 * opening every barrier itself (about 0.6x in one unrecorded run of
-	 * 5 triples, loaded machine: it holds the mutex through N
-	 * wakes).
+	 * most two futex wakes (the broadcaster made at most ROOTS, not one
+	 * per waiter). Measured (bench/dropin-condvar.sh, 2 cores) against
+	 * opening them after the relock or at the unlock: those serialize a
+	 * broadcast's wake-ups, each behind a context switch (barrier of 4:
+	 * 0.90x glibc against 1.15x); against a chain (one kid each: barrier
+	 * of 16, 0.59x glibc against 1.19x; 16 cores 0.32x). The number of
+	 * roots: at ROOTS.
 	 */
 	if (!w.shared && consumed) {
 		struct node *k0 = w.node.kid[0], *k1 = w.node.kid[1];

@@ -123,6 +123,7 @@ enum amutex__dropin_step {
 	DROPIN_STEP_CANCEL_PASSED_ON,	/* shared: a cancelled waiter woke another */
 	DROPIN_STEP_SHARED_DESTROY_WAITED, /* a shared destroy waited for woken waiters */
 	DROPIN_STEP_OPENED_TWO,		/* a woken waiter opened both its kids' barriers */
+	DROPIN_STEP_OPENED_ROOTS,	/* a broadcaster opened every root's barrier (ROOTS) */
 	DROPIN_STEP_OBSERVE_RACE_LOST,	/* two threads observed one mutex at once; one lost */
 	DROPIN_STEP_COUNT
 };

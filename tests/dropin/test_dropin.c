@@ -1123,8 +1123,9 @@ static void test_signal_meeting_leaving_waiters_still_wakes_a_waiting_one(void *
 }
 
 /*
- * Broadcast rounds to 11 waiters (the woken form a tree: each opens two
- * others' barriers), some with deadlines that pass around the broadcast,
+ * Broadcast rounds to 11 waiters (the woken form a tree: the broadcaster
+ * opens three roots' barriers, each woken waiter two others'; 11 make the
+ * parent move past the first root), some with deadlines that pass around the broadcast,
  * so that a broadcast meets waiters leaving the list among those it wakes
  * (counted, and widened in the static build as above). Every waiter that
  * does not time out must be woken by its round's broadcast, and every
@@ -1167,7 +1168,7 @@ static void *tree_waiter(void *arg)
 
 static void test_broadcast_tree_wakes_every_waiter_while_some_leave(void **state)
 {
-	uint64_t met0, two0;
+	uint64_t met0, two0, roots0;
 	int untimed = 0;
 
 	(void)state;
@@ -1177,8 +1178,9 @@ static void test_broadcast_tree_wakes_every_waiter_while_some_leave(void **state
 	__atomic_store_n(&amutex__dropin_leaving_point, linger, __ATOMIC_RELEASE);
 	met0 = DROPIN_STEPS(SIGNAL_MET_LEAVING);
 	two0 = DROPIN_STEPS(OPENED_TWO);
+	roots0 = DROPIN_STEPS(OPENED_ROOTS);
 #else
-	met0 = two0 = 0;
+	met0 = two0 = roots0 = 0;
 #endif
 	for (int round = 0; round < TREE_ROUNDS; round++) {
 		pthread_t t[TREE_WAITERS];
@@ -1203,15 +1205,18 @@ static void test_broadcast_tree_wakes_every_waiter_while_some_leave(void **state
 	}
 #ifdef AMUTEX_TEST_SEAMS
 	__atomic_store_n(&amutex__dropin_leaving_point, NULL, __ATOMIC_RELEASE);
-	print_message("broadcasts that met a leaving waiter %llu; woken waiters that opened "
-		      "two barriers %llu\n",
+	print_message("broadcasts that met a leaving waiter %llu; that opened every root %llu; "
+		      "woken waiters that opened two barriers %llu\n",
 		      (unsigned long long)(DROPIN_STEPS(SIGNAL_MET_LEAVING) - met0),
+		      (unsigned long long)(DROPIN_STEPS(OPENED_ROOTS) - roots0),
 		      (unsigned long long)(DROPIN_STEPS(OPENED_TWO) - two0));
 	assert_true(DROPIN_STEPS(SIGNAL_MET_LEAVING) > met0);
+	assert_true(DROPIN_STEPS(OPENED_ROOTS) > roots0);
 	assert_true(DROPIN_STEPS(OPENED_TWO) > two0);
 #else
 	(void)met0;
 	(void)two0;
+	(void)roots0;
 #endif
 }
 

@@ -1,0 +1,65 @@
+#!/bin/bash
+# Several builds of the drop-in (and glibc) side by side on one amutex-bench
+# scenario, on one machine in one run: ROUNDS rounds, each running every
+# variant once, the order rotated from round to round so that none always
+# runs first. Prints one line per round and, per variant, the median rate
+# and the median of its per-round ratios to the first variant (above 1 is
+# faster than it).
+#   bench/ab-preload.sh ROUNDS "AMUTEX-BENCH ARGS" LABEL=LIB [LABEL=LIB ...]
+# LIB: a libamutex-pthread.so to preload, or "glibc" for none; an
+# environment assignment may follow it after a comma (LABEL=LIB,VAR=VALUE).
+# AMUTEX_BENCH: the amutex-bench to run (default: build/plain's).
+# Example, how docs/results/2core-2026-11-26-run15-roots.txt was made:
+#   bench/ab-preload.sh 8 "--scenario barrier --threads 4 --duration-ms 300" \
+#       glibc=glibc roots1=/tmp/r1/libamutex-pthread.so roots3=...
+set -u
+rounds=$1; args=$2; shift 2
+here=$(cd "$(dirname "$0")" && pwd)
+bench=${AMUTEX_BENCH:-$here/../build/plain/bench/amutex-bench}
+[ -x "$bench" ] || { echo "ab-preload.sh: no amutex-bench at $bench" >&2; exit 2; }
+labels=(); libs=(); envs=()
+for spec in "$@"; do
+	case $spec in
+	*=*) ;;
+	*) echo "ab-preload.sh: expected LABEL=LIB, got '$spec'" >&2; exit 2 ;;
+	esac
+	labels+=("${spec%%=*}")
+	rest=${spec#*=}
+	libs+=("${rest%%,*}")
+	if [[ $rest == *,* ]]; then envs+=("${rest#*,}"); else envs+=("AB_PRELOAD_NONE=1"); fi
+done
+k=${#labels[@]}
+[ "$k" -ge 1 ] || { echo "ab-preload.sh: no variant" >&2; exit 2; }
+echo "# amutex-bench $args, ops/s; rounds of every variant in rotated order: ${labels[*]}"
+echo "# machine: $(nproc) CPUs, $(uname -r),$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2); $(uptime | sed 's/.*load average/load average/')"
+one() {
+	local pre=
+	[ "${libs[$1]}" != glibc ] && pre=${libs[$1]}
+	# shellcheck disable=SC2086  # args is a list of words
+	env "${envs[$1]}" LD_PRELOAD="$pre" "$bench" $args | sed -n 's/.*ops_per_sec=\([0-9]*\).*/\1/p'
+}
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+for r in $(seq "$rounds"); do
+	declare -a rate=()
+	for j in $(seq 0 $((k - 1))); do
+		i=$(( (r + j) % k ))
+		rate[$i]=$(one "$i")
+	done
+	line="ROUND"
+	for i in $(seq 0 $((k - 1))); do line="$line ${labels[$i]}=${rate[$i]:-0}"; done
+	echo "$line" | tee -a "$tmp"
+done
+awk '
+	function median(a, c,   i, j, t) {
+		for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
+	}
+	{ for (i = 2; i <= NF; i++) { split($i, kv, "="); lab[i] = kv[1]; v[i, NR] = kv[2] } n = NR; m = NF }
+	END {
+		for (i = 2; i <= m; i++) {
+			delete a; delete q
+			for (r = 1; r <= n; r++) { a[r] = v[i, r]; q[r] = v[2, r] > 0 ? v[i, r] / v[2, r] : 0 }
+			printf "MEDIAN %s rate=%d ratio_to_%s=%.2f\n", lab[i], median(a, n), lab[2], median(q, n)
+		}
+	}' "$tmp"

@@ -6,12 +6,12 @@
 # commit and machine in header lines, which bench/tables.py turns into the
 # tables of docs/benchmarks.md. About 6 minutes on 16 CPUs.
 #   bench/device-all.sh BIN_DIR OUT_DIR [SECTION...]
-#   sections: core ab fair stats group dropin chatd (default: all)
+#   sections: core ab fair stats group dropin roots chatd (default: all)
 # THREADS (default 16) is the contended scenarios' thread count: 8 on the
 # 2-core development machine, where the issues set their targets at 8.
 set -u
 D=${1:?bin dir}; OUT=${2:?out dir}; shift 2
-sections=${*:-core ab fair stats group dropin chatd}
+sections=${*:-core ab fair stats group dropin roots chatd}
 mkdir -p "$OUT"
 N=$(nproc)
 T=${THREADS:-16}
@@ -120,6 +120,17 @@ group)
 dropin)
 	bash "$D/device-dropin.sh" "$D" "$OUT/dropin" all 3
 	elapsed dropin
+	;;
+roots)
+	# How many barriers a broadcaster opens itself: the drop-in as built
+	# (three roots) beside one built with one root, and glibc (docs/drop-in.md).
+	header roots.txt "bench/ab-preload.sh 6 barrier 4/8/$T threads: glibc, one root, three"
+	[ -f "$D/lib/libamutex-pthread-roots1.so" ] && for t in 4 8 $T; do
+		LD_LIBRARY_PATH=$D/lib AMUTEX_BENCH=$D/amutex-bench-dyn bash "$D/ab-preload.sh" 6 \
+			"--scenario barrier --threads $t --duration-ms 300" glibc=glibc \
+			roots1="$D/lib/libamutex-pthread-roots1.so" roots3="$D/lib/libamutex-pthread.so"
+	done | tee -a "$OUT/roots.txt"
+	elapsed roots
 	;;
 esac
 done

@@ -40,6 +40,11 @@ git worktree remove --force "$wt"
 cmake -S . -B build/device-dyn -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAMUTEX_BUILD_TESTS=OFF >/dev/null
 cmake --build build/device-dyn -j "$jobs" --target amutex-bench amutex-pthread >/dev/null
 bash bench/device-dropin-prepare.sh build/device-dyn "$out"
+# The drop-in with one broadcast root, for device-all.sh's roots section.
+cmake -S . -B build/device-roots1 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAMUTEX_BUILD_TESTS=OFF \
+	-DCMAKE_C_FLAGS=-DAMUTEX_DROPIN_ROOTS=1 >/dev/null
+cmake --build build/device-roots1 -j "$jobs" --target amutex-pthread >/dev/null
+cp -L build/device-roots1/libamutex-pthread.so "$out/lib/libamutex-pthread-roots1.so"
 
 {
 	echo "# commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo +uncommitted)"
@@ -47,7 +52,7 @@ bash bench/device-dropin-prepare.sh build/device-dyn "$out"
 	echo "# built: $(date -u +%Y-%m-%dT%H:%MZ) on $(uname -m), $(gcc --version | head -1)"
 } >"$out/build-info.txt"
 cp bench/device-all.sh bench/device-stripes.sh bench/device-dropin.sh bench/dropin-compare.sh \
-	bench/dropin-condvar.sh bench/condvar_pingpong.py examples/chatd/run.sh "$out/"
+	bench/dropin-condvar.sh bench/ab-preload.sh bench/condvar_pingpong.py examples/chatd/run.sh "$out/"
 mv "$out/run.sh" "$out/chatd-run.sh"
 ls -la "$out" "$out/lib"
 du -sh "$out"

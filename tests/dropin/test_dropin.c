@@ -469,6 +469,43 @@ static void test_cancelled_cond_waiter_holds_mutex_in_cleanup(void **state)
 	pthread_mutex_unlock(&x.m);
 }
 
+/*
+ * The same on a stack the program allocated (pthread_attr_setstack), small
+ * and in its own mapping: pthread_cancel finds the waiter's cancellation
+ * slot at the caller's offset from the thread descriptor, which glibc
+ * places (with the static TLS) inside that stack. A wrong offset leaves
+ * the waiter asleep and this test hung.
+ */
+static void test_cancelled_cond_waiter_on_program_stack(void **state)
+{
+	static struct cancel x;
+	size_t size = 64 * 1024;
+	void *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pthread_attr_t a;
+	pthread_t t;
+	void *r;
+
+	(void)state;
+	assert_true(stack != MAP_FAILED);
+	init_type(&x.m, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_cond_init(&x.c, NULL);
+	x.started = x.held_in_cleanup = 0;
+	pthread_attr_init(&a);
+	assert_int_equal(pthread_attr_setstack(&a, stack, size), 0);
+	assert_int_equal(pthread_create(&t, &a, wait_forever, &x), 0);
+	pthread_attr_destroy(&a);
+	while (!__atomic_load_n(&x.started, __ATOMIC_ACQUIRE))
+		nap_ms(1);
+	nap_ms(10);
+	pthread_cancel(t);
+	pthread_join(t, &r);
+	assert_ptr_equal(r, PTHREAD_CANCELED);
+	assert_int_equal(x.held_in_cleanup, 1);
+	pthread_mutex_destroy(&x.m);
+	pthread_cond_destroy(&x.c);
+	munmap(stack, size);
+}
+
 struct shared { pthread_mutex_t m; pthread_cond_t c; int count; int done; };
 
 static void test_process_shared_mutex_and_cond_work_across_fork(void **state)
@@ -1741,6 +1778,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_cond_with_monotonic_clock_attribute_times_out),
 		cmocka_unit_test(test_cond_timedwait_malformed_deadline_returns_einval),
 		cmocka_unit_test(test_cancelled_cond_waiter_holds_mutex_in_cleanup),
+		cmocka_unit_test(test_cancelled_cond_waiter_on_program_stack),
 		cmocka_unit_test(test_process_shared_mutex_and_cond_work_across_fork),
 		cmocka_unit_test(test_child_of_fork_can_use_every_mutex),
 		cmocka_unit_test(test_condvar_torture_consumes_every_item_once),

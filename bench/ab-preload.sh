@@ -1,18 +1,25 @@
 #!/bin/bash
 # Several builds of the drop-in (and glibc) side by side on one amutex-bench
 # scenario, on one machine in one run: ROUNDS rounds, each running every
-# variant once, the order rotated from round to round so that none always
-# runs first. Prints one line per round and, per variant, the median rate
+# variant once, the order rotated from round to round (and reversed every
+# other round) so that none always runs first or after the same one. Prints one line per round and, per variant, the median rate
 # and the median of its per-round ratios to the first variant (above 1 is
 # faster than it).
 #   bench/ab-preload.sh ROUNDS "AMUTEX-BENCH ARGS" LABEL=LIB [LABEL=LIB ...]
 # LIB: a libamutex-pthread.so to preload, or "glibc" for none; an
 # environment assignment may follow it after a comma (LABEL=LIB,VAR=VALUE).
+# The rate is the first SUMMARY line's (give --locks pthread to scenarios
+# that run several locks); a run that prints none is left out of the
+# medians and counted as failed.
 # AMUTEX_BENCH: the amutex-bench to run (default: build/plain's).
 # Example, how docs/results/2core-2026-11-26-run15-roots.txt was made:
 #   bench/ab-preload.sh 8 "--scenario barrier --threads 4 --duration-ms 300" \
 #       glibc=glibc roots1=/tmp/r1/libamutex-pthread.so roots3=...
 set -u
+if [ $# -lt 3 ]; then
+	echo "usage: bench/ab-preload.sh ROUNDS \"AMUTEX-BENCH ARGS\" LABEL=LIB[,VAR=VALUE] ..." >&2
+	exit 2
+fi
 rounds=$1; args=$2; shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 bench=${AMUTEX_BENCH:-$here/../build/plain/bench/amutex-bench}
@@ -25,7 +32,13 @@ for spec in "$@"; do
 	esac
 	labels+=("${spec%%=*}")
 	rest=${spec#*=}
-	libs+=("${rest%%,*}")
+	lib=${rest%%,*}
+	# ld.so ignores a preload it cannot open and runs glibc: refuse it here.
+	if [ "$lib" != glibc ] && ! [ -r "$lib" ]; then
+		echo "ab-preload.sh: cannot read $lib" >&2
+		exit 2
+	fi
+	libs+=("$lib")
 	if [[ $rest == *,* ]]; then envs+=("${rest#*,}"); else envs+=("AB_PRELOAD_NONE=1"); fi
 done
 k=${#labels[@]}
@@ -36,18 +49,19 @@ one() {
 	local pre=
 	[ "${libs[$1]}" != glibc ] && pre=${libs[$1]}
 	# shellcheck disable=SC2086  # args is a list of words
-	env "${envs[$1]}" LD_PRELOAD="$pre" "$bench" $args | sed -n 's/.*ops_per_sec=\([0-9]*\).*/\1/p'
+	env "${envs[$1]}" LD_PRELOAD="$pre" "$bench" $args | sed -n 's/.*ops_per_sec=\([0-9]*\).*/\1/p' | head -1
 }
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 for r in $(seq "$rounds"); do
 	declare -a rate=()
 	for j in $(seq 0 $((k - 1))); do
-		i=$(( (r + j) % k ))
+		# rotated start, and every other round backwards: no variant always follows the same one
+		if [ $((r % 2)) = 1 ]; then i=$(( (r + j) % k )); else i=$(( (r - j + k * rounds) % k )); fi
 		rate[$i]=$(one "$i")
 	done
 	line="ROUND"
-	for i in $(seq 0 $((k - 1))); do line="$line ${labels[$i]}=${rate[$i]:-0}"; done
+	for i in $(seq 0 $((k - 1))); do line="$line ${labels[$i]}=${rate[$i]:--}"; done
 	echo "$line" | tee -a "$tmp"
 done
 awk '
@@ -59,7 +73,16 @@ awk '
 	END {
 		for (i = 2; i <= m; i++) {
 			delete a; delete q
-			for (r = 1; r <= n; r++) { a[r] = v[i, r]; q[r] = v[2, r] > 0 ? v[i, r] / v[2, r] : 0 }
-			printf "MEDIAN %s rate=%d ratio_to_%s=%.2f\n", lab[i], median(a, n), lab[2], median(q, n)
+			na = nq = 0
+			for (r = 1; r <= n; r++) {
+				if (v[i, r] == "-")
+					continue
+				a[++na] = v[i, r]
+				if (v[2, r] != "-" && v[2, r] > 0)
+					q[++nq] = v[i, r] / v[2, r]
+			}
+			printf "MEDIAN %s rate=%s ratio_to_%s=%s failed=%d\n", lab[i],
+				na ? sprintf("%d", median(a, na)) : "-", lab[2],
+				nq ? sprintf("%.2f", median(q, nq)) : "-", n - na
 		}
 	}' "$tmp"

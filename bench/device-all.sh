@@ -125,7 +125,9 @@ roots)
 	# How many barriers a broadcaster opens itself: the drop-in as built
 	# (three roots) beside one built with one root, and glibc (docs/drop-in.md).
 	header roots.txt "bench/ab-preload.sh 6 barrier 4/8/$T threads: glibc, one root, three"
-	[ -f "$D/lib/libamutex-pthread-roots1.so" ] && for t in 4 8 $T; do
+	[ -f "$D/lib/libamutex-pthread-roots1.so" ] ||
+		echo "no lib/libamutex-pthread-roots1.so: rebuild with bench/device-build.sh" | tee -a "$OUT/roots.txt"
+	[ -f "$D/lib/libamutex-pthread-roots1.so" ] && for t in $(printf '%s\n' 4 8 "$T" | sort -nu); do
 		LD_LIBRARY_PATH=$D/lib AMUTEX_BENCH=$D/amutex-bench-dyn bash "$D/ab-preload.sh" 6 \
 			"--scenario barrier --threads $t --duration-ms 300" glibc=glibc \
 			roots1="$D/lib/libamutex-pthread-roots1.so" roots3="$D/lib/libamutex-pthread.so"

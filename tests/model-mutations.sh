@@ -266,6 +266,12 @@ EOF
 mutant cond_broadcast_opens_first_root_only condvar.pml "-DDESTROY -DNW=3" "$CV" "$LOST" <<'EOF'
 s/\t\topen_kid\(rt1\);/\t\tskip;/
 EOF
+# The broadcaster takes each root from its locals: here it finds the second
+# through the first one's node after opening it, which may be gone (a
+# broadcast after the unlock lets that waiter return).
+mutant cond_broadcaster_reads_opened_root condvar.pml "-DDESTROY -DOUTSIDE" "$CV" "$STACK" <<'EOF'
+s/(\t\topen_kid\(rt0\);\n)/$1\t\tatomic { NODE(rt0); rt1 = nprev[rt0] };\n/
+EOF
 mutant cond_woken_does_not_pass_baton condvar.pml "-DDESTROY -DROOTS=1" "$CV" "$LOST" <<'EOF'
 s/\t\topen_kid\(q\);\n\t\topen_kid\(x\)/\t\tskip/
 EOF

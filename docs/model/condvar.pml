@@ -31,7 +31,10 @@
  *              NW = 1); destroy, which must return 0; free (POSIX's
  *              example); unlock. -DBUSY: first, once every waiter has come
  *              in (nin == NW), destroy while they wait: EBUSY, unless none
- *              is left on the condvar (then free it and stop).
+ *              is left on the condvar (then free it and stop). -DOUTSIDE:
+ *              the destroyer unlocks after ready = 1, then broadcasts,
+ *              destroys and frees, so a woken waiter can relock and return
+ *              (its node gone) while the broadcaster still opens roots.
  * Options: -DTIMED: the last waiter's wait is timed (its futex wait may
  * time out at any moment; a consumer then looks at the predicate once more
  * and gives up; a DESTROY waiter gives up). -DCANCEL: the canceller calls
@@ -919,6 +922,9 @@ proctype destroyer(byte me; byte si)
 #endif
 	mlock(me);
 	ready = 1;
+#ifdef OUTSIDE
+	munlock(me);	/* the woken can relock and return while it still opens roots */
+#endif
 #ifdef ONE
 	cond_signal();
 #else
@@ -928,7 +934,9 @@ proctype destroyer(byte me; byte si)
 	destroy_ok = (r == 0);
 	assert(destroy_ok);
 	freed = 1;
+#ifndef OUTSIDE
 	munlock(me);
+#endif
 out:
 	fin++
 }

@@ -397,8 +397,9 @@ static int shared_leave(struct waiting *w, int pass_on)
 
 /*
  * node_leave: the sleep is over (woken, timed out, poked). 1 when the
- * node was SIGNALED: then wait for the turn at its barrier (the waiter
- * ahead has relocked). 0: it was WAITING and is now off the list.
+ * node was SIGNALED: then wait until its barrier is open (its signaller,
+ * or its parent in the tree, opens it; a timeout or a poke may end the
+ * sleep before that). 0: it was WAITING and is now off the list.
  */
 static int node_leave(struct waiting *w)
 {

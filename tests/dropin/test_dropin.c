@@ -1164,7 +1164,9 @@ static void test_signal_meeting_leaving_waiters_still_wakes_a_waiting_one(void *
  * opens three roots' barriers, each woken waiter two others'; 11 make the
  * parent move past the first root), some with deadlines that pass around the broadcast,
  * so that a broadcast meets waiters leaving the list among those it wakes
- * (counted, and widened in the static build as above). Every waiter that
+ * (counted, and widened in the static build as above); every other round
+ * broadcasts after the unlock, so that woken waiters can relock and return
+ * while the broadcaster still opens roots. Every waiter that
  * does not time out must be woken by its round's broadcast, and every
  * thread returns.
  */
@@ -1232,8 +1234,13 @@ static void test_broadcast_tree_wakes_every_waiter_while_some_leave(void **state
 			pthread_mutex_lock(&TR.m);
 		}
 		TR.gen++;
-		pthread_cond_broadcast(&TR.c);
-		pthread_mutex_unlock(&TR.m);
+		if (round % 2) {	/* after the unlock: the woken may return while roots open */
+			pthread_mutex_unlock(&TR.m);
+			pthread_cond_broadcast(&TR.c);
+		} else {
+			pthread_cond_broadcast(&TR.c);
+			pthread_mutex_unlock(&TR.m);
+		}
 		for (int i = 0; i < TREE_WAITERS; i++)
 			pthread_join(t[i], NULL);
 		assert_int_equal(TR.woken + TR.timedout, TREE_WAITERS);

@@ -1164,7 +1164,8 @@ static void test_signal_meeting_leaving_waiters_still_wakes_a_waiting_one(void *
  * opens three roots' barriers, each woken waiter two others'; 11 make the
  * parent move past the first root), some with deadlines that pass around the broadcast,
  * so that a broadcast meets waiters leaving the list among those it wakes
- * (counted, and widened in the static build as above); every other round
+ * (counted; in the static build a timed-out waiter waits for the
+ * broadcast at the pause point, await_signaller); every other round
  * broadcasts after the unlock, so that woken waiters can relock and return
  * while the broadcaster still opens roots. Every waiter that
  * does not time out must be woken by its round's broadcast, and every
@@ -1172,6 +1173,24 @@ static void test_signal_meeting_leaving_waiters_still_wakes_a_waiting_one(void *
  */
 #define TREE_WAITERS 11
 #define TREE_ROUNDS 300
+
+#ifdef AMUTEX_TEST_SEAMS
+/*
+ * A timed-out waiter between LEAVING and its unlink waits (at most 20 ms)
+ * for a signaller to meet it there, so that the broadcasts below meet
+ * leaving waiters whatever the timing of this machine or sanitizer.
+ */
+static void await_signaller(void)
+{
+	uint64_t met = DROPIN_STEPS(SIGNAL_MET_LEAVING), end = now_ns() + 20000000;
+
+	while (DROPIN_STEPS(SIGNAL_MET_LEAVING) == met && now_ns() < end) {
+		struct timespec ts = { 0, 50000 };
+
+		nanosleep(&ts, NULL);
+	}
+}
+#endif
 
 static struct {
 	pthread_mutex_t m;
@@ -1214,7 +1233,7 @@ static void test_broadcast_tree_wakes_every_waiter_while_some_leave(void **state
 	for (int i = 0; i < TREE_WAITERS; i++)
 		untimed += i % 3 != 1;
 #ifdef AMUTEX_TEST_SEAMS
-	__atomic_store_n(&amutex__dropin_leaving_point, linger, __ATOMIC_RELEASE);
+	__atomic_store_n(&amutex__dropin_leaving_point, await_signaller, __ATOMIC_RELEASE);
 	met0 = DROPIN_STEPS(SIGNAL_MET_LEAVING);
 	two0 = DROPIN_STEPS(OPENED_TWO);
 	roots0 = DROPIN_STEPS(OPENED_ROOTS);

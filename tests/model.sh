@@ -116,7 +116,7 @@ check "condvar: broadcast, destroy, free; 3 waiters, one timed (one root, two ki
 check "condvar: broadcast, destroy, free; 3 waiters, one timed (three roots, as built)" $C \
 	"-DDESTROY -DNW=3 -DTIMED -DROOTS=3" "$SMALL" "$CV"
 check "condvar: broadcast after unlock, destroy, free; 3 waiters, one timed (two roots)" $C \
-	"-DDESTROY -DOUTSIDE -DNW=3 -DTIMED" "$SMALL" "$CV"
+	"-DDESTROY -DOUTSIDE -DNW=3 -DTIMED" "$CBIG" "$CV"
 check "condvar: destroy (EBUSY), broadcast, destroy, free; 2 waiters, one cancelled" $C \
 	"-DDESTROY -DBUSY -DCANCEL" "$SMALL" "$CV"
 check "condvar: destroy (EBUSY), signal, destroy, free; 1 waiter, timed, cancelled" $C \

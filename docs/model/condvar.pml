@@ -9,7 +9,11 @@
  * are modelled as they are, futex and all: the list's lock, each node's
  * barrier (2 closed and slept on, 0 open, 1 taken, 3 poked), each thread's
  * slot lock. Abstract: the mutex (a blocking test-and-set; its protocol is
- * docs/model/amutex.pml's), glibc's part of pthread_cancel (the waiter
+ * docs/model/amutex.pml's), the fork generation in the list's lock (it
+ * never changes within a process, so the lock is a small lock here; the
+ * child's take-over and emptying of the list are tested, not modelled:
+ * test_child_of_fork_uses_a_condvar_the_parent_waits_on), glibc's part of
+ * pthread_cancel (the waiter
  * sleeps with cancellation disabled, so it only marks the thread), and a
  * cancellation that acts (the cleanup handler unlocks; the thread ends).
  * Who opens which barrier (the baton: the signaller the ROOTS oldest

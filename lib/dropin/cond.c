@@ -4,7 +4,8 @@
  * that no interposer sees, so they come along.
  *
  * pthread_cond_t (48 bytes), all-zero = PTHREAD_COND_INITIALIZER:
- *   0   lock     private: the list's lock (0 free, 1 held, 2 held, sleepers)
+ *   0   lock     private: the list's lock, bits 0-1 (0 free, 1 held, 2 held,
+ *                sleepers); bits 2-31 the holder's fork generation
  *   4   nwait    private: nodes on the list (read without the lock by signal)
  *   8   flags    bit 0: CLOCK_MONOTONIC deadlines; bit 1: process-shared
  *   12  seq      shared: the futex word, +1 per signal or broadcast
@@ -12,6 +13,7 @@
  *   24  tail     private: the oldest waiter
  *   32  count    shared: bits 0-15 waiters, bits 16-30 wake-ups owed to
  *                them, bit 31 a destroy waits
+ *   36  gen      private: the fork generation of the list's last user
  *
  * Private condvars: a list of waiters, each a node on its own stack (the
  * design of musl's private condvars). A waiter queues its node under the
@@ -48,6 +50,16 @@
  * (its cleanup handlers run with the mutex held); one whose node is
  * SIGNALED consumed a wake-up and returns 0, and the cancellation acts at
  * its next cancellation point, as musl does: no wake-up is lost to it.
+ *
+ * Fork. The child has one thread, so every node queued before the fork is
+ * a thread's that fork did not copy, and so is a list lock held then. The
+ * list's lock carries its holder's fork generation (amutex__dropin_fork_gen,
+ * +1 in each child): a thread that finds it held by an older generation
+ * takes it over, and the first to lock a list stamped with an older
+ * generation empties it (list_lock). So a signal in the child goes to the
+ * child's waiters and destroy says 0 once they are gone; glibc's condvar
+ * instead keeps counting the parent's waiters (its destroy in such a child
+ * waits for ever).
  *
  * Process-shared condvars cannot hold pointers: they keep a sequence
  * number (a waiter sleeps while seq is what it read under the mutex, so a
@@ -90,7 +102,8 @@ struct pt_cond {
 	uint32_t seq;
 	struct node *head, *tail;
 	uint32_t count;
-	uint32_t unused[3];
+	uint32_t gen;
+	uint32_t unused[2];
 };
 
 _Static_assert(sizeof(struct pt_cond) == sizeof(pthread_cond_t), "pthread_cond_t size");
@@ -107,6 +120,64 @@ void (*amutex__dropin_leaving_point)(void);
 
 #define small_lock   amutex__small_lock
 #define small_unlock amutex__small_unlock
+
+#define LIST_HELD    1u
+#define LIST_SLEPT   2u
+#define LIST_STATE   3u
+
+#ifdef AMUTEX_TEST_SEAMS
+void (*amutex__dropin_list_point)(void);
+#endif
+
+/*
+ * list_lock: the list's lock (a small lock whose bits 2-31 name the fork
+ * generation of its holder), then, in a child of a fork, drop the nodes
+ * queued before it: their threads were not copied.
+ */
+static void list_lock(struct pt_cond *c)
+{
+	uint32_t gen = __atomic_load_n(&amutex__dropin_fork_gen, __ATOMIC_RELAXED);
+	uint32_t me = gen << 2, v = 0, take = LIST_HELD;
+	int spins = 0;
+
+	for (;;) {
+		if (!(v & LIST_STATE)) {
+			if (cas(&c->lock, &v, me | take))
+				break;
+			continue;			/* v: what it is now */
+		}
+		if ((v & ~LIST_STATE) != me) {
+			/* Held since before a fork: its holder is not in this process. */
+			if (cas(&c->lock, &v, me | take)) {
+				DSTEP(LIST_LOCK_TAKEN_OVER);
+				break;
+			}
+			continue;
+		}
+		if ((v & LIST_STATE) == LIST_HELD && spins++ < 100) {
+			amutex__cpu_relax();
+			v = load(&c->lock);
+			continue;
+		}
+		take = LIST_SLEPT;	/* others may sleep too: the unlock must wake */
+		if ((v & LIST_STATE) == LIST_SLEPT || cas(&c->lock, &v, me | LIST_SLEPT))
+			amutex__futex_wait(&c->lock, me | LIST_SLEPT, NULL, 0);
+		v = load(&c->lock);
+	}
+	if (c->gen != gen) {
+		if (c->head)
+			DSTEP(PHANTOM_UNLINKED);
+		c->head = c->tail = NULL;
+		__atomic_store_n(&c->nwait, 0, __ATOMIC_RELAXED);
+		c->gen = gen;
+	}
+}
+
+static void list_unlock(struct pt_cond *c)
+{
+	if ((__atomic_exchange_n(&c->lock, 0, __ATOMIC_SEQ_CST) & LIST_STATE) == LIST_SLEPT)
+		amutex__futex_wake(&c->lock, 1, 0);
+}
 
 /*
  * The cancellation slot of each thread: the futex word it sleeps on in a
@@ -214,9 +285,9 @@ int pthread_cond_destroy(pthread_cond_t *pc)
 	if (c->flags & COND_SHARED)
 		return shared_destroy(c);
 	/* The lock: a leaving waiter may be unlinking itself. */
-	small_lock(&c->lock);
+	list_lock(c);
 	busy = c->head != NULL;
-	small_unlock(&c->lock);
+	list_unlock(c);
 	return busy ? EBUSY : 0;
 }
 
@@ -264,7 +335,8 @@ static void signal_nodes(struct pt_cond *c, int n)
 
 	if (!load(&c->nwait))
 		return;		/* nobody queued (a waiter queues holding the mutex) */
-	small_lock(&c->lock);
+	list_lock(c);
+	DPOINT(amutex__dropin_list_point);
 	for (p = c->tail; n && p; p = p->prev) {
 		int st = WAITING;
 
@@ -300,7 +372,7 @@ static void signal_nodes(struct pt_cond *c, int n)
 		c->head = NULL;
 	}
 	c->tail = p;
-	small_unlock(&c->lock);
+	list_unlock(c);
 	if (leaving)
 		DSTEP(SIGNAL_MET_LEAVING);
 	while ((v = __atomic_load_n(&leaving, __ATOMIC_SEQ_CST)) != 0)
@@ -349,7 +421,7 @@ static void leave_list(struct waiting *w)
 	struct node *n = &w->node;
 	int *notify;
 
-	small_lock(&c->lock);
+	list_lock(c);
 	if (c->head == n)
 		c->head = n->next;
 	else if (n->prev)
@@ -361,7 +433,7 @@ static void leave_list(struct waiting *w)
 	notify = n->notify;
 	if (!notify)	/* else a signaller detached it, and counted it off */
 		__atomic_sub_fetch(&c->nwait, 1, __ATOMIC_RELAXED);
-	small_unlock(&c->lock);
+	list_unlock(c);
 	if (notify && __atomic_sub_fetch(notify, 1, __ATOMIC_SEQ_CST) == 0)
 		amutex__futex_wake((uint32_t *)notify, 1, 0);
 }
@@ -463,7 +535,7 @@ int amutex__dropin_cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm, const stru
 	} else {
 		w.node.state = WAITING;
 		w.node.barrier = 2;
-		small_lock(&c->lock);
+		list_lock(c);
 		w.node.next = c->head;
 		c->head = &w.node;
 		if (!c->tail)
@@ -471,7 +543,7 @@ int amutex__dropin_cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm, const stru
 		else
 			w.node.next->prev = &w.node;
 		__atomic_add_fetch(&c->nwait, 1, __ATOMIC_RELAXED);
-		small_unlock(&c->lock);
+		list_unlock(c);
 	}
 	amutex__dropin_cond_unlock(pm);
 	if (w.shared)

@@ -43,8 +43,16 @@ static inline int pt_kind(const struct pt_mutex *m)
 }
 
 /*
- * The small locks of the condvars: a list's lock, a waiter's barrier
- * (0 free, 1 held, 2 held with sleepers, 3 poked: held). Private futexes.
+ * Forks this process descends from (dropin.c, +1 in each child, bits 0-29):
+ * a condvar node or list lock stamped with an older value belongs to a
+ * thread that fork did not copy (cond.c).
+ */
+extern uint32_t amutex__dropin_fork_gen hidden;
+
+/*
+ * The small locks of the condvars: a waiter's barrier, a thread's
+ * cancellation slot (0 free, 1 held, 2 held with sleepers, 3 poked: held).
+ * Private futexes. (A list's lock is cond.c's list_lock.)
  */
 static inline void amutex__small_lock(uint32_t *l)
 {
@@ -125,6 +133,8 @@ enum amutex__dropin_step {
 	DROPIN_STEP_OPENED_TWO,		/* a woken waiter opened both its kids' barriers */
 	DROPIN_STEP_OPENED_ROOTS,	/* a broadcaster opened every root's barrier (ROOTS) */
 	DROPIN_STEP_OBSERVE_RACE_LOST,	/* two threads observed one mutex at once; one lost */
+	DROPIN_STEP_PHANTOM_UNLINKED,	/* a fork's child emptied a list of waiters fork did not copy */
+	DROPIN_STEP_LIST_LOCK_TAKEN_OVER, /* a fork's child took a list's lock such a thread held */
 	DROPIN_STEP_COUNT
 };
 /* Pause points: a test's hook, called where the drop-in names it (DPOINT). */
@@ -134,6 +144,8 @@ extern uint64_t amutex__dropin_steps[DROPIN_STEP_COUNT] hidden;
 extern void (*amutex__dropin_leaving_point)(void) hidden;
 /* Called by a thread observing a mutex, before its attach CAS. */
 extern void (*amutex__dropin_observe_point)(void) hidden;
+/* Called by a signaller holding a condvar's list lock. */
+extern void (*amutex__dropin_list_point)(void) hidden;
 #define DSTEP(s) __atomic_add_fetch(&amutex__dropin_steps[DROPIN_STEP_##s], 1, __ATOMIC_RELAXED)
 #define DPOINT(hook) do {							\
 	void (*f_)(void) = __atomic_load_n(&(hook), __ATOMIC_ACQUIRE);		\

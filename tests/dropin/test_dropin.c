@@ -1387,6 +1387,167 @@ static int child_locks(pthread_mutex_t *m)
 	return pthread_mutex_timedlock(m, &ts) == 0 && pthread_mutex_unlock(m) == 0 ? 0 : 1;
 }
 
+/*
+ * Fork while threads wait on a condvar: in the child those waiters do not
+ * exist (their nodes are copies on stacks no thread runs on). A waiter of
+ * the child must be woken by the child's first signal, and destroy must
+ * then say 0 (glibc's condvar keeps counting the parent's waiters: its
+ * destroy in such a child waits for ever). With the static build, the
+ * list's lock is also held at the fork by a signaller stopped inside it
+ * (a pause point): the child must take it over.
+ */
+static struct {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	int in, go, child_in, child_go;
+} FC = { .m = PTHREAD_MUTEX_INITIALIZER, .c = PTHREAD_COND_INITIALIZER };
+
+static void *fc_parent_waiter(void *arg)
+{
+	pthread_mutex_lock(&FC.m);
+	FC.in++;
+	while (!FC.go)
+		pthread_cond_wait(&FC.c, &FC.m);
+	pthread_mutex_unlock(&FC.m);
+	return arg;
+}
+
+static void *fc_child_waiter(void *arg)
+{
+	pthread_mutex_lock(&FC.m);
+	FC.child_in = 1;
+	while (!FC.child_go)
+		pthread_cond_wait(&FC.c, &FC.m);
+	pthread_mutex_unlock(&FC.m);
+	return arg;
+}
+
+/* In the child: 0, or which step failed. A hang ends by SIGALRM. */
+static int fc_child(int expect_takeover)
+{
+	pthread_t w;
+
+	alarm(30);
+	if (pthread_create(&w, NULL, fc_child_waiter, NULL) != 0)
+		return 20;
+	pthread_mutex_lock(&FC.m);
+	while (!FC.child_in) {		/* it releases the mutex only inside its wait */
+		pthread_mutex_unlock(&FC.m);
+		nap_ms(1);
+		pthread_mutex_lock(&FC.m);
+	}
+	FC.child_go = 1;
+	pthread_cond_signal(&FC.c);	/* one signal: must reach the child's waiter */
+	pthread_mutex_unlock(&FC.m);
+	pthread_join(w, NULL);
+	if (pthread_cond_destroy(&FC.c) != 0)
+		return 21;
+#ifdef AMUTEX_TEST_SEAMS
+	if (DROPIN_STEPS(PHANTOM_UNLINKED) == 0)
+		return 22;
+	if (expect_takeover && DROPIN_STEPS(LIST_LOCK_TAKEN_OVER) == 0)
+		return 23;
+#else
+	(void)expect_takeover;
+#endif
+	return 0;
+}
+
+#ifdef AMUTEX_TEST_SEAMS
+static int fc_armed, fc_holding, fc_release;
+
+/* The pause point inside signal's hold of the list's lock: once. */
+static void fc_hold_list(void)
+{
+	if (!__atomic_exchange_n(&fc_armed, 0, __ATOMIC_ACQ_REL))
+		return;
+	__atomic_store_n(&fc_holding, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&fc_release, __ATOMIC_ACQUIRE))
+		nap_ms(1);
+}
+
+static void *fc_signaller(void *arg)
+{
+	pthread_cond_signal(&FC.c);
+	return arg;
+}
+#endif
+
+static void fc_reset(void)
+{
+	pthread_cond_init(&FC.c, NULL);
+	FC.in = FC.go = FC.child_in = FC.child_go = 0;
+}
+
+static void fc_release_parent(pthread_t *t, int n)
+{
+	pthread_mutex_lock(&FC.m);
+	FC.go = 1;
+	pthread_cond_broadcast(&FC.c);
+	pthread_mutex_unlock(&FC.m);
+	for (int i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(pthread_cond_destroy(&FC.c), 0);
+}
+
+static void test_child_of_fork_uses_a_condvar_the_parent_waits_on(void **state)
+{
+	pthread_t t[2];
+	int status;
+	pid_t pid;
+
+	(void)state;
+	/* Two of the parent's threads asleep on it at the fork. */
+	fc_reset();
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, fc_parent_waiter, NULL);
+	pthread_mutex_lock(&FC.m);
+	while (FC.in < 2) {
+		pthread_mutex_unlock(&FC.m);
+		nap_ms(1);
+		pthread_mutex_lock(&FC.m);
+	}
+	pthread_mutex_unlock(&FC.m);
+	pid = fork();
+	if (pid == 0)
+		_exit(fc_child(0));
+	waitpid(pid, &status, 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	fc_release_parent(t, 2);
+
+#ifdef AMUTEX_TEST_SEAMS
+	/* One asleep, and a signaller stopped holding the list's lock. */
+	pthread_t sig;
+
+	fc_reset();
+	pthread_create(&t[0], NULL, fc_parent_waiter, NULL);
+	pthread_mutex_lock(&FC.m);
+	while (FC.in < 1) {
+		pthread_mutex_unlock(&FC.m);
+		nap_ms(1);
+		pthread_mutex_lock(&FC.m);
+	}
+	pthread_mutex_unlock(&FC.m);
+	fc_holding = fc_release = 0;
+	__atomic_store_n(&fc_armed, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&amutex__dropin_list_point, fc_hold_list, __ATOMIC_RELEASE);
+	pthread_create(&sig, NULL, fc_signaller, NULL);
+	while (!__atomic_load_n(&fc_holding, __ATOMIC_ACQUIRE))
+		nap_ms(1);
+	pid = fork();
+	if (pid == 0)
+		_exit(fc_child(1));
+	waitpid(pid, &status, 0);
+	__atomic_store_n(&fc_release, 1, __ATOMIC_RELEASE);
+	pthread_join(sig, NULL);
+	__atomic_store_n(&amutex__dropin_list_point, NULL, __ATOMIC_RELEASE);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	fc_release_parent(t, 1);
+#endif
+}
+
 static void test_child_of_fork_locks_mutexes_with_sleepers_and_a_handoff_in_flight(void **state)
 {
 	pthread_t s[2], h[3];
@@ -1821,6 +1982,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_broadcast_tree_wakes_every_waiter_while_some_leave),
 		cmocka_unit_test(test_mutex_destroy_while_a_cond_waiter_will_relock_returns_ebusy),
 		cmocka_unit_test(test_child_of_fork_locks_mutexes_with_sleepers_and_a_handoff_in_flight),
+		cmocka_unit_test(test_child_of_fork_uses_a_condvar_the_parent_waits_on),
 		cmocka_unit_test(test_report_names_the_caller_of_cond_wait_for_a_relock),
 		cmocka_unit_test(test_report_to_stderr_survives_a_program_closing_stderr),
 		cmocka_unit_test(test_report_says_nothing_when_nothing_was_contended),

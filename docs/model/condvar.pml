@@ -297,29 +297,29 @@ inline small_unlock(id) {
 }
 
 /*
- * sleep_on (:409) of waiter me on word id while it is val; err: 0 or
- * ETIMEDOUT. The slot: publish (:168), unpublish (:174).
+ * sleep_on (:495) of waiter me on word id while it is val; err: 0 or
+ * ETIMEDOUT. The slot: publish (:233), unpublish (:239).
  */
 inline sleep_on(id, val) {
 	if
-	:: cancellable -> atomic { pub[me] = 1 }			/* :417 */
+	:: cancellable -> atomic { pub[me] = 1 }			/* :503 */
 	:: else
 	fi;
 	do
-	:: atomic { ACCW(id); v = (wd[id] == val) };			/* :418 */
+	:: atomic { ACCW(id); v = (wd[id] == val) };			/* :504 */
 		if
 		:: !v -> break
 		:: else
 		fi;
 		if
-		:: cancellable -> atomic { v = requested[me] };	/* :419 */
+		:: cancellable -> atomic { v = requested[me] };	/* :505 */
 			if
 			:: v -> break
 			:: else
 			fi
 		:: else
 		fi;
-		fwait(id, val, timed, err);				/* :420 */
+		fwait(id, val, timed, err);				/* :506 */
 		if
 		:: err == ETIMEDOUT -> break
 		:: else
@@ -328,13 +328,13 @@ inline sleep_on(id, val) {
 	atomic { v = 0; blk[me] = 0 };
 	if
 	:: cancellable ->
-		small_lock(W_SLOT + me);				/* :176 */
-		atomic { pub[me] = 0 };					/* :177 */
-		small_unlock(W_SLOT + me)				/* :178 */
+		small_lock(W_SLOT + me);				/* :241 */
+		atomic { pub[me] = 0 };					/* :242 */
+		small_unlock(W_SLOT + me)				/* :243 */
 	:: else
 	fi;
 	if
-	:: err != ETIMEDOUT -> err = 0					/* :424 */
+	:: err != ETIMEDOUT -> err = 0					/* :510 */
 	:: else
 	fi
 }
@@ -345,7 +345,7 @@ inline sleep_on(id, val) {
 #define CANCEL_KEEPS	skip
 #endif
 
-/* The relock (:494) and return (:496-477): the node is no longer there. */
+/* The relock (:579) and return (:581-588): the node is no longer there. */
 inline relock_and_return() {
 	atomic {
 		mtx == 0 -> mtx = me + 1;
@@ -353,7 +353,7 @@ inline relock_and_return() {
 		acted = cancel && !consumed;
 		if
 		:: !consumed -> skip
-		:: else -> err = 0					/* :503 */
+		:: else -> err = 0					/* :588 */
 		fi;
 		CANCEL_KEEPS;
 		timeout_keeps_wakeup = !(sigd[me] && !acted && err != 0);
@@ -492,40 +492,40 @@ inline baton(from) {
 }
 /* ==================== end of the baton ==================== */
 
-/* leave_list (:333): a WAITING node turned LEAVING unlinks itself. */
+/* leave_list (:418): a WAITING node turned LEAVING unlinks itself. */
 inline leave_list() {
-	small_lock(W_LIST);						/* :339 */
-	atomic { ACC; v = (head == me) };				/* :340 */
+	small_lock(W_LIST);						/* :424 */
+	atomic { ACC; v = (head == me) };				/* :425 */
 	if
-	:: v -> atomic { ACC; head = nnext[me]; v = 0 }			/* :341 */
+	:: v -> atomic { ACC; head = nnext[me]; v = 0 }			/* :426 */
 	:: else ->
-		atomic { p = nprev[me] };				/* :342 */
+		atomic { p = nprev[me] };				/* :427 */
 		if
-		:: p != NIL -> atomic { NODE(p); nnext[p] = nnext[me]; p = 0 }	/* :343 */
+		:: p != NIL -> atomic { NODE(p); nnext[p] = nnext[me]; p = 0 }	/* :428 */
 		:: else -> p = 0
 		fi
 	fi;
-	atomic { ACC; v = (tail == me) };				/* :344 */
+	atomic { ACC; v = (tail == me) };				/* :429 */
 	if
-	:: v -> atomic { ACC; tail = nprev[me]; v = 0 }			/* :345 */
+	:: v -> atomic { ACC; tail = nprev[me]; v = 0 }			/* :430 */
 	:: else ->
-		atomic { p = nnext[me] };				/* :346 */
+		atomic { p = nnext[me] };				/* :431 */
 		if
-		:: p != NIL -> atomic { NODE(p); nprev[p] = nprev[me]; p = 0 }	/* :347 */
+		:: p != NIL -> atomic { NODE(p); nprev[p] = nprev[me]; p = 0 }	/* :432 */
 		:: else -> p = 0
 		fi
 	fi;
-	atomic { v = notify[me] };					/* :348 */
+	atomic { v = notify[me] };					/* :433 */
 	if
-	:: v == 0 -> atomic { ACC; nwait-- }				/* :350 */
+	:: v == 0 -> atomic { ACC; nwait-- }				/* :435 */
 	:: else
 	fi;
-	small_unlock(W_LIST);						/* :351 */
+	small_unlock(W_LIST);						/* :436 */
 	if
-	:: v != 0 ->							/* :352 */
+	:: v != 0 ->							/* :437 */
 		atomic { STACKOF(v - 1); wd[W_LEAVE + v - 1]--; r = (wd[W_LEAVE + v - 1] == 0) };
 		if
-		:: r -> fwake1(W_LEAVE + v - 1)				/* :353 */
+		:: r -> fwake1(W_LEAVE + v - 1)				/* :438 */
 		:: else
 		fi;
 		atomic { r = 0; v = 0 }
@@ -533,54 +533,54 @@ inline leave_list() {
 	fi
 }
 
-/* amutex__dropin_cond_wait (:427), private; ends holding the mutex. */
+/* amutex__dropin_cond_wait (:513), private; ends holding the mutex. */
 inline cond_wait() {
-	atomic {	/* memset, state WAITING, barrier 2 (:438-437): its own stack */
+	atomic {	/* memset, state WAITING, barrier 2 (:524-537): its own stack */
 		inwait[me] = 1; gone[me] = 0; sigd[me] = 0;
 		nstate[me] = WAITING; wd[W_BAR + me] = 2;
 		nprev[me] = NIL; nnext[me] = NIL; notify[me] = 0
 	};
-	small_lock(W_LIST);						/* :452 */
-	atomic { ACC; nnext[me] = head };				/* :453 */
-	atomic { ACC; head = me };					/* :454 */
-	atomic { ACC; v = (tail == NIL) };				/* :455 */
+	small_lock(W_LIST);						/* :538 */
+	atomic { ACC; nnext[me] = head };				/* :539 */
+	atomic { ACC; head = me };					/* :540 */
+	atomic { ACC; v = (tail == NIL) };				/* :541 */
 	if
-	:: v -> atomic { ACC; tail = me; v = 0 }			/* :456 */
-	:: else -> atomic { p = nnext[me]; NODE(p); nprev[p] = me; p = 0 }	/* :458 */
+	:: v -> atomic { ACC; tail = me; v = 0 }			/* :542 */
+	:: else -> atomic { p = nnext[me]; NODE(p); nprev[p] = me; p = 0 }	/* :544 */
 	fi;
-	atomic { ACC; nwait++; queued[me] = 1; blk[me] = 1 };		/* :459 */
-	small_unlock(W_LIST);						/* :460 */
-	munlock(me);							/* :462 */
-	sleep_on(W_BAR + me, 2);					/* :466 */
-	atomic { cancel = cancellable && requested[me] };		/* :467 */
-	/* node_leave (:390) */
-	atomic {							/* :394 */
+	atomic { ACC; nwait++; queued[me] = 1; blk[me] = 1 };		/* :545 */
+	small_unlock(W_LIST);						/* :546 */
+	munlock(me);							/* :548 */
+	sleep_on(W_BAR + me, 2);					/* :552 */
+	atomic { cancel = cancellable && requested[me] };		/* :553 */
+	/* node_leave (:476) */
+	atomic {							/* :480 */
 		if
 		:: nstate[me] == WAITING -> nstate[me] = LEAVING; v = 1
 		:: else -> v = 0
 		fi
 	};
 	if
-	:: v -> v = 0; leave_list(); consumed = 0			/* :396 */
-	:: else -> small_lock(W_BAR + me); consumed = 1			/* :399 */
+	:: v -> v = 0; leave_list(); consumed = 0			/* :482 */
+	:: else -> small_lock(W_BAR + me); consumed = 1			/* :485 */
 	fi;
 	if
-	:: consumed -> baton(me)					/* :484 */
+	:: consumed -> baton(me)					/* :569 */
 	:: else
 	fi;
 	relock_and_return()
 }
 
-/* signal_nodes (:251) by signaller si; howmany: 1 (signal) or MAXW (broadcast). */
+/* signal_nodes (:331) by signaller si; howmany: 1 (signal) or MAXW (broadcast). */
 inline signal_nodes(howmany) {
-	atomic { ACC; v = (nwait != 0); n_ = howmany; insig[si] = 1; nsig[si] = 0 };	/* :256 */
+	atomic { ACC; v = (nwait != 0); n_ = howmany; insig[si] = 1; nsig[si] = 0 };	/* :336 */
 	if
 	:: v ->
-		small_lock(W_LIST);					/* :258 */
-		atomic { ACC; p = tail };				/* :259 */
+		small_lock(W_LIST);					/* :338 */
+		atomic { ACC; p = tail };				/* :340 */
 		do
 		:: n_ > 0 && p != NIL ->
-			atomic {					/* :262 */
+			atomic {					/* :343 */
 				NODE(p);
 				if
 				:: nstate[p] == WAITING ->
@@ -593,37 +593,37 @@ inline signal_nodes(howmany) {
 			};
 			if
 			:: !r ->
-				atomic { wd[W_LEAVE + si]++ };		/* :263 */
-				atomic { NODE(p); notify[p] = si + 1 }	/* :264 */
+				atomic { wd[W_LEAVE + si]++ };		/* :344 */
+				atomic { NODE(p); notify[p] = si + 1 }	/* :345 */
 			:: else -> r = 0; heap_link()
 			fi;
-			atomic { ACC; nwait-- };			/* :281 */
-			atomic { NODE(p); p = nprev[p] }		/* :259 */
+			atomic { ACC; nwait-- };			/* :364 */
+			atomic { NODE(p); p = nprev[p] }		/* :340 */
 		:: else -> break
 		od;
-		if							/* :284 */
+		if							/* :367 */
 		:: p != NIL ->
-			atomic { NODE(p); q = nnext[p] };		/* :285 */
+			atomic { NODE(p); q = nnext[p] };		/* :368 */
 			if
-			:: q != NIL -> atomic { NODE(q); nprev[q] = NIL }	/* :286 */
+			:: q != NIL -> atomic { NODE(q); nprev[q] = NIL }	/* :369 */
 			:: else
 			fi;
-			atomic { NODE(p); nnext[p] = NIL; q = 0 }	/* :287 */
-		:: else -> atomic { ACC; head = NIL }			/* :289 */
+			atomic { NODE(p); nnext[p] = NIL; q = 0 }	/* :370 */
+		:: else -> atomic { ACC; head = NIL }			/* :372 */
 		fi;
-		atomic { ACC; tail = p; p = 0; n_ = 0 };		/* :291 */
-		small_unlock(W_LIST);					/* :292 */
-		do							/* :295 */
+		atomic { ACC; tail = p; p = 0; n_ = 0 };		/* :374 */
+		small_unlock(W_LIST);					/* :375 */
+		do							/* :378 */
 		:: atomic { v = wd[W_LEAVE + si] };
 			if
 			:: v == 0 -> break
 			:: else
 			fi;
-			fwait(W_LEAVE + si, v, 0, e2);			/* :296 */
+			fwait(W_LEAVE + si, v, 0, e2);			/* :379 */
 			e2 = 0
 		od;
 		if
-		:: rt0 != NIL -> segment_check(); baton(NIL)		/* :297 */
+		:: rt0 != NIL -> segment_check(); baton(NIL)		/* :382 */
 		:: else
 		fi
 	:: else
@@ -642,23 +642,23 @@ inline signal_nodes(howmany) {
 #define cond_signal()    signal_nodes(1)
 #define cond_broadcast() signal_nodes(MAXW)
 
-/* pthread_cond_destroy (:215), private; r: 0 or EBUSY. */
+/* pthread_cond_destroy (:280), private; r: 0 or EBUSY. */
 inline cond_destroy() {
-	small_lock(W_LIST);						/* :223 */
-	atomic {							/* :224 */
+	small_lock(W_LIST);						/* :288 */
+	atomic {							/* :289 */
 		ACC;
 		r = (head != NIL -> EBUSY : 0);
 		destroy_busy_ok = (r == EBUSY || !BLOCKED_UNSIGNALLED);
 		assert(destroy_busy_ok)
 	};
-	small_unlock(W_LIST)						/* :225 */
+	small_unlock(W_LIST)						/* :290 */
 }
 
-/* pthread_cancel's poke (:149-161) of waiter t's barrier. */
+/* pthread_cancel's poke (:214-229) of waiter t's barrier. */
 inline poke(t) {
-	atomic { NODE(t); v = (wd[W_BAR + t] == 2); if :: v -> wd[W_BAR + t] = 3 :: else fi };	/* :159 */
+	atomic { NODE(t); v = (wd[W_BAR + t] == 2); if :: v -> wd[W_BAR + t] = 3 :: else fi };	/* :224 */
 	if
-	:: v -> fwake1(W_BAR + t)					/* :161 */
+	:: v -> fwake1(W_BAR + t)					/* :226 */
 	:: else
 	fi;
 	v = 0
@@ -700,22 +700,22 @@ never {
 
 #else /* SHARED */
 
-/* amutex__dropin_cond_wait (:427), process-shared; ends holding the mutex. */
+/* amutex__dropin_cond_wait (:513), process-shared; ends holding the mutex. */
 inline cond_wait() {
 	atomic { inwait[me] = 1; gone[me] = 0; sigd[me] = 0 };
-	atomic { ACC; wd[W_COUNT]++ };					/* :447 */
-	atomic { ACC; ws = wd[W_SEQ]; queued[me] = 1; blk[me] = 1 };	/* :448 */
-	munlock(me);							/* :462 */
-	sleep_on(W_SEQ, ws);						/* :464 */
-	atomic { cancel = cancellable && requested[me] };		/* :467 */
-	/* shared_leave (:361) */
-	atomic { ACC; consumed = (wd[W_SEQ] != ws) };			/* :364 */
-	atomic { ACC; nn = wd[W_COUNT] };				/* :365 */
+	atomic { ACC; wd[W_COUNT]++ };					/* :533 */
+	atomic { ACC; ws = wd[W_SEQ]; queued[me] = 1; blk[me] = 1 };	/* :534 */
+	munlock(me);							/* :548 */
+	sleep_on(W_SEQ, ws);						/* :550 */
+	atomic { cancel = cancellable && requested[me] };		/* :553 */
+	/* shared_leave (:446) */
+	atomic { ACC; consumed = (wd[W_SEQ] != ws) };			/* :449 */
+	atomic { ACC; nn = wd[W_COUNT] };				/* :450 */
 	if
-	:: cancel && consumed -> fwake1(W_SEQ)				/* :369 */
+	:: cancel && consumed -> fwake1(W_SEQ)				/* :454 */
 	:: else
 	fi;
-	do								/* :371-365 */
+	do								/* :456-464 */
 	:: atomic {
 		mm = CK(nn);
 		if
@@ -739,10 +739,10 @@ inline cond_wait() {
 	   fi
 	od;
 	if
-	:: CW(mm) == 0 && (mm & CD) -> fwake_all(W_COUNT)		/* :381 */
+	:: CW(mm) == 0 && (mm & CD) -> fwake_all(W_COUNT)		/* :466 */
 	:: else
 	fi;
-	atomic { consumed = consumed && !cancel; nn = 0; mm = 0; ws = 0 };	/* :469 */
+	atomic { consumed = consumed && !cancel; nn = 0; mm = 0; ws = 0 };	/* :555 */
 	relock_and_return()
 }
 
@@ -751,14 +751,14 @@ inline cond_wait() {
  * was in sleep_on (which one it wakes, the futex decides).
  */
 #define MARK_IF(t) if :: blk[t] -> sigd[t] = 1 :: else fi
-/* shared_wake (:229): all 0 (signal) or 1 (broadcast). */
+/* shared_wake (:294): all 0 (signal) or 1 (broadcast). */
 inline shared_wake(all) {
-	atomic { ACC; wd[W_SEQ]++; MARK_IF(0); MARK_IF(1); MARK_IF(2) };	/* :233 */
-	atomic { ACC; nn = wd[W_COUNT] };				/* :234 */
+	atomic { ACC; wd[W_SEQ]++; MARK_IF(0); MARK_IF(1); MARK_IF(2) };	/* :298 */
+	atomic { ACC; nn = wd[W_COUNT] };				/* :299 */
 	do
-	:: CW(nn) == 0 -> break						/* :238 */
+	:: CW(nn) == 0 -> break						/* :303 */
 	:: else ->
-		atomic {						/* :236-236 */
+		atomic {						/* :301-304 */
 			mm = (all -> CW(nn) : CK(nn) + (CK(nn) < CW(nn)));
 			ACC;
 			if
@@ -772,7 +772,7 @@ inline shared_wake(all) {
 		:: else
 		fi
 	od;
-	if								/* :242 */
+	if								/* :307 */
 	:: CW(nn) != 0 ->
 		if
 		:: all -> fwake_all(W_SEQ)
@@ -785,14 +785,14 @@ inline shared_wake(all) {
 #define cond_signal()    shared_wake(0)
 #define cond_broadcast() shared_wake(1)
 
-/* shared_destroy (:196); r: 0 or EBUSY. */
+/* shared_destroy (:261); r: 0 or EBUSY. */
 inline cond_destroy() {
-	atomic { ACC; nn = wd[W_COUNT]; v = BLOCKED_UNSIGNALLED };	/* :198 */
+	atomic { ACC; nn = wd[W_COUNT]; v = BLOCKED_UNSIGNALLED };	/* :263 */
 	do
-	:: CW(nn) == 0 -> r = 0; break					/* :201 */
-	:: CW(nn) != 0 && CW(nn) > CK(nn) -> r = EBUSY; break		/* :203 */
+	:: CW(nn) == 0 -> r = 0; break					/* :266 */
+	:: CW(nn) != 0 && CW(nn) > CK(nn) -> r = EBUSY; break		/* :268 */
 	:: CW(nn) != 0 && CW(nn) <= CK(nn) ->
-		atomic {						/* :205 */
+		atomic {						/* :270 */
 			ACC;
 			v = BLOCKED_UNSIGNALLED;
 			if
@@ -810,15 +810,15 @@ inline cond_destroy() {
 	if
 	:: ok ->
 		ok = 0;
-		atomic { ACC; wd[W_SEQ]++ };				/* :208 */
-		fwake_all(W_SEQ);					/* :209 */
-		do							/* :210 */
+		atomic { ACC; wd[W_SEQ]++ };				/* :273 */
+		fwake_all(W_SEQ);					/* :274 */
+		do							/* :275 */
 		:: atomic { ACC; nn = wd[W_COUNT] };
 			if
 			:: CW(nn) == 0 -> break
 			:: else
 			fi;
-			fwait(W_COUNT, nn, 0, e2);			/* :211 */
+			fwait(W_COUNT, nn, 0, e2);			/* :276 */
 			e2 = 0
 		od;
 		r = 0
@@ -827,10 +827,10 @@ inline cond_destroy() {
 	atomic { nn = 0; v = 0 }
 }
 
-/* pthread_cancel's poke (:155-155): c->seq += 1 and wake all. */
+/* pthread_cancel's poke (:220-223): c->seq += 1 and wake all. */
 inline poke(t) {
-	atomic { ACC; wd[W_SEQ]++ };					/* :157 */
-	fwake_all(W_SEQ)						/* :158 */
+	atomic { ACC; wd[W_SEQ]++ };					/* :222 */
+	fwake_all(W_SEQ)						/* :223 */
 }
 #endif /* SHARED */
 
@@ -949,14 +949,14 @@ out:
 proctype canceller(byte me; byte t)
 {
 	LOCALS;
-	atomic { requested[t] = 1 };					/* :149 */
-	small_lock(W_SLOT + t);						/* :150 */
-	atomic { v = pub[t] };						/* :151 */
+	atomic { requested[t] = 1 };					/* :214 */
+	small_lock(W_SLOT + t);						/* :215 */
+	atomic { v = pub[t] };						/* :216 */
 	if
 	:: v -> poke(t)
 	:: else
 	fi;
-	small_unlock(W_SLOT + t);					/* :164 */
+	small_unlock(W_SLOT + t);					/* :229 */
 	fin++
 }
 

@@ -14,6 +14,9 @@
 #   env: LTP_DIR   an LTP source tree (git clone https://github.com/linux-test-project/ltp)
 #        LTP_GIT   or a git repository of LTP (its HEAD is used)
 #        WORK      work directory (default: a new one under /tmp)
+#        IFACE     regex of interface folders (default: the mutex and condvar ones;
+#                  '^pthread_' runs every pthread interface, which the drop-in's
+#                  pthread_cancel and its mutexes inside other calls touch too)
 #        TESTS     regex of test ids to run (default: all), e.g. 'pthread_cond_wait/'
 # Output: $WORK/results.txt (one row per test), $WORK/logs/<id>.{glibc,dropin}.<N>.log;
 # exits 1 when some test is worse under the drop-in.
@@ -24,7 +27,7 @@ JOBS=1 TMO=60 RERUNS=3 ROUNDS=1
 while getopts j:t:r:n: o; do
 	case $o in
 	j) JOBS=$OPTARG ;; t) TMO=$OPTARG ;; r) RERUNS=$OPTARG ;; n) ROUNDS=$OPTARG ;;
-	*) sed -n '10,21p' "$0"; exit 2 ;;
+	*) sed -n '10,24p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -69,7 +72,7 @@ CC=${CC:-gcc}
 CFLAGS="-std=c99 -D_POSIX_C_SOURCE=200809L -D_XOPEN_SOURCE=700 -O2 -g -w -I$OPS/include"
 $CC $CFLAGS -c "$OPS/lib/common.c" -o "$BIN/common.o" || exit 2
 
-IFACE='^pthread_(mutex|mutexattr|cond|condattr)_'
+IFACE=${IFACE:-'^pthread_(mutex|mutexattr|cond|condattr)_'}
 : > "$WORK/built.txt"; : > "$WORK/skipped.txt"
 for dir in "$OPS"/conformance/interfaces/*/ "$OPS"/conformance/interfaces/*/speculative/; do
 	rel=${dir#"$OPS"/conformance/interfaces/}; rel=${rel%/}

@@ -52,14 +52,19 @@
  * its next cancellation point, as musl does: no wake-up is lost to it.
  *
  * Fork. The child has one thread, so every node queued before the fork is
- * a thread's that fork did not copy, and so is a list lock held then. The
+ * a thread's that fork did not copy, and so is a list lock held then (or
+ * the forking thread's own, when a signal handler forked inside its wait:
+ * its node is dropped too, each node keeps the generation it queued in,
+ * and that wait ends by its deadline, a cancellation or a spurious wake). The
  * list's lock carries its holder's fork generation (amutex__dropin_fork_gen,
  * +1 in each child): a thread that finds it held by an older generation
  * takes it over, and the first to lock a list stamped with an older
  * generation empties it (list_lock). So a signal in the child goes to the
  * child's waiters and destroy says 0 once they are gone; glibc's condvar
  * instead keeps counting the parent's waiters (its destroy in such a child
- * waits for ever).
+ * waits for ever). This holds from the drop-in's own child handler on:
+ * pthread_atfork child handlers registered before it (by a library whose
+ * constructor ran first) still see the parent's generation.
  *
  * Process-shared condvars cannot hold pointers: they keep a sequence
  * number (a waiter sleeps while seq is what it read under the mutex, so a
@@ -93,6 +98,7 @@ struct node {
 	int state;
 	uint32_t barrier;		/* 2 closed (and slept on), 0 open, 1 taken */
 	int *notify;			/* a signaller waiting for this LEAVING node */
+	uint32_t gen;			/* the list's fork generation when it queued */
 };
 
 struct pt_cond {
@@ -422,6 +428,12 @@ static void leave_list(struct waiting *w)
 	int *notify;
 
 	list_lock(c);
+	if (n->gen != c->gen) {
+		/* Queued before a fork this thread made (from a signal handler
+		 * inside its wait): the child dropped it with the list. */
+		list_unlock(c);
+		return;
+	}
 	if (c->head == n)
 		c->head = n->next;
 	else if (n->prev)
@@ -536,6 +548,7 @@ int amutex__dropin_cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm, const stru
 		w.node.state = WAITING;
 		w.node.barrier = 2;
 		list_lock(c);
+		w.node.gen = c->gen;
 		w.node.next = c->head;
 		c->head = &w.node;
 		if (!c->tail)

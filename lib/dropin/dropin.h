@@ -44,8 +44,8 @@ static inline int pt_kind(const struct pt_mutex *m)
 
 /*
  * Forks this process descends from (dropin.c, +1 in each child, bits 0-29):
- * a condvar node or list lock stamped with an older value belongs to a
- * thread that fork did not copy (cond.c).
+ * a condvar's list lock held, or list stamped, with an older value is of
+ * threads that fork did not copy (cond.c).
  */
 extern uint32_t amutex__dropin_fork_gen hidden;
 

@@ -14,11 +14,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1548,6 +1550,52 @@ static void test_child_of_fork_uses_a_condvar_the_parent_waits_on(void **state)
 #endif
 }
 
+/*
+ * A signal handler forks while its thread waits on a condvar (fork is
+ * async-signal-safe): in the child that thread is alive, its node was
+ * dropped with the list, and its wait ends by the deadline. Leaving must
+ * not unlink it a second time (the count of waiters would wrap and a later
+ * signal find "nobody waiting"): a new waiter of the child must be woken by
+ * one signal.
+ */
+static pid_t fs_child = -1;
+
+static void fs_fork(int sig)
+{
+	(void)sig;
+	fs_child = fork();
+}
+
+static void test_fork_from_a_signal_handler_inside_a_cond_wait(void **state)
+{
+	struct sigaction sa, old;
+	struct itimerval it = { { 0, 0 }, { 0, 50000 } };
+	struct timespec ts = deadline_ns(CLOCK_REALTIME, 300000000);
+	int e, status;
+
+	(void)state;
+	fc_reset();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fs_fork;
+	sigaction(SIGALRM, &sa, &old);
+	fs_child = -1;
+	pthread_mutex_lock(&FC.m);
+	setitimer(ITIMER_REAL, &it, NULL);
+	e = pthread_cond_timedwait(&FC.c, &FC.m, &ts);
+	pthread_mutex_unlock(&FC.m);
+	if (fs_child == 0) {
+		signal(SIGALRM, SIG_DFL);	/* fc_child's hang guard */
+		_exit(e == ETIMEDOUT ? fc_child(0) : 24);
+	}
+	sigaction(SIGALRM, &old, NULL);
+	assert_true(fs_child > 0);
+	assert_int_equal(e, ETIMEDOUT);
+	waitpid(fs_child, &status, 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(pthread_cond_destroy(&FC.c), 0);
+}
+
 static void test_child_of_fork_locks_mutexes_with_sleepers_and_a_handoff_in_flight(void **state)
 {
 	pthread_t s[2], h[3];
@@ -1983,6 +2031,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_mutex_destroy_while_a_cond_waiter_will_relock_returns_ebusy),
 		cmocka_unit_test(test_child_of_fork_locks_mutexes_with_sleepers_and_a_handoff_in_flight),
 		cmocka_unit_test(test_child_of_fork_uses_a_condvar_the_parent_waits_on),
+		cmocka_unit_test(test_fork_from_a_signal_handler_inside_a_cond_wait),
 		cmocka_unit_test(test_report_names_the_caller_of_cond_wait_for_a_relock),
 		cmocka_unit_test(test_report_to_stderr_survives_a_program_closing_stderr),
 		cmocka_unit_test(test_report_says_nothing_when_nothing_was_contended),

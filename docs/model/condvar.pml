@@ -297,29 +297,29 @@ inline small_unlock(id) {
 }
 
 /*
- * sleep_on (:495) of waiter me on word id while it is val; err: 0 or
- * ETIMEDOUT. The slot: publish (:233), unpublish (:239).
+ * sleep_on (:507) of waiter me on word id while it is val; err: 0 or
+ * ETIMEDOUT. The slot: publish (:239), unpublish (:245).
  */
 inline sleep_on(id, val) {
 	if
-	:: cancellable -> atomic { pub[me] = 1 }			/* :503 */
+	:: cancellable -> atomic { pub[me] = 1 }			/* :515 */
 	:: else
 	fi;
 	do
-	:: atomic { ACCW(id); v = (wd[id] == val) };			/* :504 */
+	:: atomic { ACCW(id); v = (wd[id] == val) };			/* :516 */
 		if
 		:: !v -> break
 		:: else
 		fi;
 		if
-		:: cancellable -> atomic { v = requested[me] };	/* :505 */
+		:: cancellable -> atomic { v = requested[me] };	/* :517 */
 			if
 			:: v -> break
 			:: else
 			fi
 		:: else
 		fi;
-		fwait(id, val, timed, err);				/* :506 */
+		fwait(id, val, timed, err);				/* :518 */
 		if
 		:: err == ETIMEDOUT -> break
 		:: else
@@ -328,13 +328,13 @@ inline sleep_on(id, val) {
 	atomic { v = 0; blk[me] = 0 };
 	if
 	:: cancellable ->
-		small_lock(W_SLOT + me);				/* :241 */
-		atomic { pub[me] = 0 };					/* :242 */
-		small_unlock(W_SLOT + me)				/* :243 */
+		small_lock(W_SLOT + me);				/* :247 */
+		atomic { pub[me] = 0 };					/* :248 */
+		small_unlock(W_SLOT + me)				/* :249 */
 	:: else
 	fi;
 	if
-	:: err != ETIMEDOUT -> err = 0					/* :510 */
+	:: err != ETIMEDOUT -> err = 0					/* :522 */
 	:: else
 	fi
 }
@@ -345,7 +345,7 @@ inline sleep_on(id, val) {
 #define CANCEL_KEEPS	skip
 #endif
 
-/* The relock (:579) and return (:581-588): the node is no longer there. */
+/* The relock (:592) and return (:594-601): the node is no longer there. */
 inline relock_and_return() {
 	atomic {
 		mtx == 0 -> mtx = me + 1;
@@ -353,7 +353,7 @@ inline relock_and_return() {
 		acted = cancel && !consumed;
 		if
 		:: !consumed -> skip
-		:: else -> err = 0					/* :588 */
+		:: else -> err = 0					/* :601 */
 		fi;
 		CANCEL_KEEPS;
 		timeout_keeps_wakeup = !(sigd[me] && !acted && err != 0);
@@ -492,40 +492,40 @@ inline baton(from) {
 }
 /* ==================== end of the baton ==================== */
 
-/* leave_list (:418): a WAITING node turned LEAVING unlinks itself. */
+/* leave_list (:424): a WAITING node turned LEAVING unlinks itself. */
 inline leave_list() {
-	small_lock(W_LIST);						/* :424 */
-	atomic { ACC; v = (head == me) };				/* :425 */
+	small_lock(W_LIST);						/* :430 */
+	atomic { ACC; v = (head == me) };				/* :437 */
 	if
-	:: v -> atomic { ACC; head = nnext[me]; v = 0 }			/* :426 */
+	:: v -> atomic { ACC; head = nnext[me]; v = 0 }			/* :438 */
 	:: else ->
-		atomic { p = nprev[me] };				/* :427 */
+		atomic { p = nprev[me] };				/* :439 */
 		if
-		:: p != NIL -> atomic { NODE(p); nnext[p] = nnext[me]; p = 0 }	/* :428 */
+		:: p != NIL -> atomic { NODE(p); nnext[p] = nnext[me]; p = 0 }	/* :440 */
 		:: else -> p = 0
 		fi
 	fi;
-	atomic { ACC; v = (tail == me) };				/* :429 */
+	atomic { ACC; v = (tail == me) };				/* :441 */
 	if
-	:: v -> atomic { ACC; tail = nprev[me]; v = 0 }			/* :430 */
+	:: v -> atomic { ACC; tail = nprev[me]; v = 0 }			/* :442 */
 	:: else ->
-		atomic { p = nnext[me] };				/* :431 */
+		atomic { p = nnext[me] };				/* :443 */
 		if
-		:: p != NIL -> atomic { NODE(p); nprev[p] = nprev[me]; p = 0 }	/* :432 */
+		:: p != NIL -> atomic { NODE(p); nprev[p] = nprev[me]; p = 0 }	/* :444 */
 		:: else -> p = 0
 		fi
 	fi;
-	atomic { v = notify[me] };					/* :433 */
+	atomic { v = notify[me] };					/* :445 */
 	if
-	:: v == 0 -> atomic { ACC; nwait-- }				/* :435 */
+	:: v == 0 -> atomic { ACC; nwait-- }				/* :447 */
 	:: else
 	fi;
-	small_unlock(W_LIST);						/* :436 */
+	small_unlock(W_LIST);						/* :448 */
 	if
-	:: v != 0 ->							/* :437 */
+	:: v != 0 ->							/* :449 */
 		atomic { STACKOF(v - 1); wd[W_LEAVE + v - 1]--; r = (wd[W_LEAVE + v - 1] == 0) };
 		if
-		:: r -> fwake1(W_LEAVE + v - 1)				/* :438 */
+		:: r -> fwake1(W_LEAVE + v - 1)				/* :450 */
 		:: else
 		fi;
 		atomic { r = 0; v = 0 }
@@ -533,54 +533,54 @@ inline leave_list() {
 	fi
 }
 
-/* amutex__dropin_cond_wait (:513), private; ends holding the mutex. */
+/* amutex__dropin_cond_wait (:525), private; ends holding the mutex. */
 inline cond_wait() {
-	atomic {	/* memset, state WAITING, barrier 2 (:524-537): its own stack */
+	atomic {	/* memset, state WAITING, barrier 2 (:536-549): its own stack */
 		inwait[me] = 1; gone[me] = 0; sigd[me] = 0;
 		nstate[me] = WAITING; wd[W_BAR + me] = 2;
 		nprev[me] = NIL; nnext[me] = NIL; notify[me] = 0
 	};
-	small_lock(W_LIST);						/* :538 */
-	atomic { ACC; nnext[me] = head };				/* :539 */
-	atomic { ACC; head = me };					/* :540 */
-	atomic { ACC; v = (tail == NIL) };				/* :541 */
+	small_lock(W_LIST);						/* :550 */
+	atomic { ACC; nnext[me] = head };				/* :552 */
+	atomic { ACC; head = me };					/* :553 */
+	atomic { ACC; v = (tail == NIL) };				/* :554 */
 	if
-	:: v -> atomic { ACC; tail = me; v = 0 }			/* :542 */
-	:: else -> atomic { p = nnext[me]; NODE(p); nprev[p] = me; p = 0 }	/* :544 */
+	:: v -> atomic { ACC; tail = me; v = 0 }			/* :555 */
+	:: else -> atomic { p = nnext[me]; NODE(p); nprev[p] = me; p = 0 }	/* :557 */
 	fi;
-	atomic { ACC; nwait++; queued[me] = 1; blk[me] = 1 };		/* :545 */
-	small_unlock(W_LIST);						/* :546 */
-	munlock(me);							/* :548 */
-	sleep_on(W_BAR + me, 2);					/* :552 */
-	atomic { cancel = cancellable && requested[me] };		/* :553 */
-	/* node_leave (:476) */
-	atomic {							/* :480 */
+	atomic { ACC; nwait++; queued[me] = 1; blk[me] = 1 };		/* :558 */
+	small_unlock(W_LIST);						/* :559 */
+	munlock(me);							/* :561 */
+	sleep_on(W_BAR + me, 2);					/* :565 */
+	atomic { cancel = cancellable && requested[me] };		/* :566 */
+	/* node_leave (:488) */
+	atomic {							/* :492 */
 		if
 		:: nstate[me] == WAITING -> nstate[me] = LEAVING; v = 1
 		:: else -> v = 0
 		fi
 	};
 	if
-	:: v -> v = 0; leave_list(); consumed = 0			/* :482 */
-	:: else -> small_lock(W_BAR + me); consumed = 1			/* :485 */
+	:: v -> v = 0; leave_list(); consumed = 0			/* :494 */
+	:: else -> small_lock(W_BAR + me); consumed = 1			/* :497 */
 	fi;
 	if
-	:: consumed -> baton(me)					/* :569 */
+	:: consumed -> baton(me)					/* :582 */
 	:: else
 	fi;
 	relock_and_return()
 }
 
-/* signal_nodes (:331) by signaller si; howmany: 1 (signal) or MAXW (broadcast). */
+/* signal_nodes (:337) by signaller si; howmany: 1 (signal) or MAXW (broadcast). */
 inline signal_nodes(howmany) {
-	atomic { ACC; v = (nwait != 0); n_ = howmany; insig[si] = 1; nsig[si] = 0 };	/* :336 */
+	atomic { ACC; v = (nwait != 0); n_ = howmany; insig[si] = 1; nsig[si] = 0 };	/* :342 */
 	if
 	:: v ->
-		small_lock(W_LIST);					/* :338 */
-		atomic { ACC; p = tail };				/* :340 */
+		small_lock(W_LIST);					/* :344 */
+		atomic { ACC; p = tail };				/* :346 */
 		do
 		:: n_ > 0 && p != NIL ->
-			atomic {					/* :343 */
+			atomic {					/* :349 */
 				NODE(p);
 				if
 				:: nstate[p] == WAITING ->
@@ -593,37 +593,37 @@ inline signal_nodes(howmany) {
 			};
 			if
 			:: !r ->
-				atomic { wd[W_LEAVE + si]++ };		/* :344 */
-				atomic { NODE(p); notify[p] = si + 1 }	/* :345 */
+				atomic { wd[W_LEAVE + si]++ };		/* :350 */
+				atomic { NODE(p); notify[p] = si + 1 }	/* :351 */
 			:: else -> r = 0; heap_link()
 			fi;
-			atomic { ACC; nwait-- };			/* :364 */
-			atomic { NODE(p); p = nprev[p] }		/* :340 */
+			atomic { ACC; nwait-- };			/* :370 */
+			atomic { NODE(p); p = nprev[p] }		/* :346 */
 		:: else -> break
 		od;
-		if							/* :367 */
+		if							/* :373 */
 		:: p != NIL ->
-			atomic { NODE(p); q = nnext[p] };		/* :368 */
+			atomic { NODE(p); q = nnext[p] };		/* :374 */
 			if
-			:: q != NIL -> atomic { NODE(q); nprev[q] = NIL }	/* :369 */
+			:: q != NIL -> atomic { NODE(q); nprev[q] = NIL }	/* :375 */
 			:: else
 			fi;
-			atomic { NODE(p); nnext[p] = NIL; q = 0 }	/* :370 */
-		:: else -> atomic { ACC; head = NIL }			/* :372 */
+			atomic { NODE(p); nnext[p] = NIL; q = 0 }	/* :376 */
+		:: else -> atomic { ACC; head = NIL }			/* :378 */
 		fi;
-		atomic { ACC; tail = p; p = 0; n_ = 0 };		/* :374 */
-		small_unlock(W_LIST);					/* :375 */
-		do							/* :378 */
+		atomic { ACC; tail = p; p = 0; n_ = 0 };		/* :380 */
+		small_unlock(W_LIST);					/* :381 */
+		do							/* :384 */
 		:: atomic { v = wd[W_LEAVE + si] };
 			if
 			:: v == 0 -> break
 			:: else
 			fi;
-			fwait(W_LEAVE + si, v, 0, e2);			/* :379 */
+			fwait(W_LEAVE + si, v, 0, e2);			/* :385 */
 			e2 = 0
 		od;
 		if
-		:: rt0 != NIL -> segment_check(); baton(NIL)		/* :382 */
+		:: rt0 != NIL -> segment_check(); baton(NIL)		/* :388 */
 		:: else
 		fi
 	:: else
@@ -642,23 +642,23 @@ inline signal_nodes(howmany) {
 #define cond_signal()    signal_nodes(1)
 #define cond_broadcast() signal_nodes(MAXW)
 
-/* pthread_cond_destroy (:280), private; r: 0 or EBUSY. */
+/* pthread_cond_destroy (:286), private; r: 0 or EBUSY. */
 inline cond_destroy() {
-	small_lock(W_LIST);						/* :288 */
-	atomic {							/* :289 */
+	small_lock(W_LIST);						/* :294 */
+	atomic {							/* :295 */
 		ACC;
 		r = (head != NIL -> EBUSY : 0);
 		destroy_busy_ok = (r == EBUSY || !BLOCKED_UNSIGNALLED);
 		assert(destroy_busy_ok)
 	};
-	small_unlock(W_LIST)						/* :290 */
+	small_unlock(W_LIST)						/* :296 */
 }
 
-/* pthread_cancel's poke (:214-229) of waiter t's barrier. */
+/* pthread_cancel's poke (:220-235) of waiter t's barrier. */
 inline poke(t) {
-	atomic { NODE(t); v = (wd[W_BAR + t] == 2); if :: v -> wd[W_BAR + t] = 3 :: else fi };	/* :224 */
+	atomic { NODE(t); v = (wd[W_BAR + t] == 2); if :: v -> wd[W_BAR + t] = 3 :: else fi };	/* :230 */
 	if
-	:: v -> fwake1(W_BAR + t)					/* :226 */
+	:: v -> fwake1(W_BAR + t)					/* :232 */
 	:: else
 	fi;
 	v = 0
@@ -700,22 +700,22 @@ never {
 
 #else /* SHARED */
 
-/* amutex__dropin_cond_wait (:513), process-shared; ends holding the mutex. */
+/* amutex__dropin_cond_wait (:525), process-shared; ends holding the mutex. */
 inline cond_wait() {
 	atomic { inwait[me] = 1; gone[me] = 0; sigd[me] = 0 };
-	atomic { ACC; wd[W_COUNT]++ };					/* :533 */
-	atomic { ACC; ws = wd[W_SEQ]; queued[me] = 1; blk[me] = 1 };	/* :534 */
-	munlock(me);							/* :548 */
-	sleep_on(W_SEQ, ws);						/* :550 */
-	atomic { cancel = cancellable && requested[me] };		/* :553 */
-	/* shared_leave (:446) */
-	atomic { ACC; consumed = (wd[W_SEQ] != ws) };			/* :449 */
-	atomic { ACC; nn = wd[W_COUNT] };				/* :450 */
+	atomic { ACC; wd[W_COUNT]++ };					/* :545 */
+	atomic { ACC; ws = wd[W_SEQ]; queued[me] = 1; blk[me] = 1 };	/* :546 */
+	munlock(me);							/* :561 */
+	sleep_on(W_SEQ, ws);						/* :563 */
+	atomic { cancel = cancellable && requested[me] };		/* :566 */
+	/* shared_leave (:458) */
+	atomic { ACC; consumed = (wd[W_SEQ] != ws) };			/* :461 */
+	atomic { ACC; nn = wd[W_COUNT] };				/* :462 */
 	if
-	:: cancel && consumed -> fwake1(W_SEQ)				/* :454 */
+	:: cancel && consumed -> fwake1(W_SEQ)				/* :466 */
 	:: else
 	fi;
-	do								/* :456-464 */
+	do								/* :468-476 */
 	:: atomic {
 		mm = CK(nn);
 		if
@@ -739,10 +739,10 @@ inline cond_wait() {
 	   fi
 	od;
 	if
-	:: CW(mm) == 0 && (mm & CD) -> fwake_all(W_COUNT)		/* :466 */
+	:: CW(mm) == 0 && (mm & CD) -> fwake_all(W_COUNT)		/* :478 */
 	:: else
 	fi;
-	atomic { consumed = consumed && !cancel; nn = 0; mm = 0; ws = 0 };	/* :555 */
+	atomic { consumed = consumed && !cancel; nn = 0; mm = 0; ws = 0 };	/* :568 */
 	relock_and_return()
 }
 
@@ -751,14 +751,14 @@ inline cond_wait() {
  * was in sleep_on (which one it wakes, the futex decides).
  */
 #define MARK_IF(t) if :: blk[t] -> sigd[t] = 1 :: else fi
-/* shared_wake (:294): all 0 (signal) or 1 (broadcast). */
+/* shared_wake (:300): all 0 (signal) or 1 (broadcast). */
 inline shared_wake(all) {
-	atomic { ACC; wd[W_SEQ]++; MARK_IF(0); MARK_IF(1); MARK_IF(2) };	/* :298 */
-	atomic { ACC; nn = wd[W_COUNT] };				/* :299 */
+	atomic { ACC; wd[W_SEQ]++; MARK_IF(0); MARK_IF(1); MARK_IF(2) };	/* :304 */
+	atomic { ACC; nn = wd[W_COUNT] };				/* :305 */
 	do
-	:: CW(nn) == 0 -> break						/* :303 */
+	:: CW(nn) == 0 -> break						/* :309 */
 	:: else ->
-		atomic {						/* :301-304 */
+		atomic {						/* :307-310 */
 			mm = (all -> CW(nn) : CK(nn) + (CK(nn) < CW(nn)));
 			ACC;
 			if
@@ -772,7 +772,7 @@ inline shared_wake(all) {
 		:: else
 		fi
 	od;
-	if								/* :307 */
+	if								/* :313 */
 	:: CW(nn) != 0 ->
 		if
 		:: all -> fwake_all(W_SEQ)
@@ -785,14 +785,14 @@ inline shared_wake(all) {
 #define cond_signal()    shared_wake(0)
 #define cond_broadcast() shared_wake(1)
 
-/* shared_destroy (:261); r: 0 or EBUSY. */
+/* shared_destroy (:267); r: 0 or EBUSY. */
 inline cond_destroy() {
-	atomic { ACC; nn = wd[W_COUNT]; v = BLOCKED_UNSIGNALLED };	/* :263 */
+	atomic { ACC; nn = wd[W_COUNT]; v = BLOCKED_UNSIGNALLED };	/* :269 */
 	do
-	:: CW(nn) == 0 -> r = 0; break					/* :266 */
-	:: CW(nn) != 0 && CW(nn) > CK(nn) -> r = EBUSY; break		/* :268 */
+	:: CW(nn) == 0 -> r = 0; break					/* :272 */
+	:: CW(nn) != 0 && CW(nn) > CK(nn) -> r = EBUSY; break		/* :274 */
 	:: CW(nn) != 0 && CW(nn) <= CK(nn) ->
-		atomic {						/* :270 */
+		atomic {						/* :276 */
 			ACC;
 			v = BLOCKED_UNSIGNALLED;
 			if
@@ -810,15 +810,15 @@ inline cond_destroy() {
 	if
 	:: ok ->
 		ok = 0;
-		atomic { ACC; wd[W_SEQ]++ };				/* :273 */
-		fwake_all(W_SEQ);					/* :274 */
-		do							/* :275 */
+		atomic { ACC; wd[W_SEQ]++ };				/* :279 */
+		fwake_all(W_SEQ);					/* :280 */
+		do							/* :281 */
 		:: atomic { ACC; nn = wd[W_COUNT] };
 			if
 			:: CW(nn) == 0 -> break
 			:: else
 			fi;
-			fwait(W_COUNT, nn, 0, e2);			/* :276 */
+			fwait(W_COUNT, nn, 0, e2);			/* :282 */
 			e2 = 0
 		od;
 		r = 0
@@ -827,10 +827,10 @@ inline cond_destroy() {
 	atomic { nn = 0; v = 0 }
 }
 
-/* pthread_cancel's poke (:220-223): c->seq += 1 and wake all. */
+/* pthread_cancel's poke (:226-229): c->seq += 1 and wake all. */
 inline poke(t) {
-	atomic { ACC; wd[W_SEQ]++ };					/* :222 */
-	fwake_all(W_SEQ)						/* :223 */
+	atomic { ACC; wd[W_SEQ]++ };					/* :228 */
+	fwake_all(W_SEQ)						/* :229 */
 }
 #endif /* SHARED */
 
@@ -949,14 +949,14 @@ out:
 proctype canceller(byte me; byte t)
 {
 	LOCALS;
-	atomic { requested[t] = 1 };					/* :214 */
-	small_lock(W_SLOT + t);						/* :215 */
-	atomic { v = pub[t] };						/* :216 */
+	atomic { requested[t] = 1 };					/* :220 */
+	small_lock(W_SLOT + t);						/* :221 */
+	atomic { v = pub[t] };						/* :222 */
 	if
 	:: v -> poke(t)
 	:: else
 	fi;
-	small_unlock(W_SLOT + t);					/* :229 */
+	small_unlock(W_SLOT + t);					/* :235 */
 	fin++
 }
 

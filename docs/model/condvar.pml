@@ -297,29 +297,29 @@ inline small_unlock(id) {
 }
 
 /*
- * sleep_on (:507) of waiter me on word id while it is val; err: 0 or
- * ETIMEDOUT. The slot: publish (:239), unpublish (:245).
+ * sleep_on (:519) of waiter me on word id while it is val; err: 0 or
+ * ETIMEDOUT. The slot: publish (:251), unpublish (:257).
  */
 inline sleep_on(id, val) {
 	if
-	:: cancellable -> atomic { pub[me] = 1 }			/* :515 */
+	:: cancellable -> atomic { pub[me] = 1 }			/* :527 */
 	:: else
 	fi;
 	do
-	:: atomic { ACCW(id); v = (wd[id] == val) };			/* :516 */
+	:: atomic { ACCW(id); v = (wd[id] == val) };			/* :528 */
 		if
 		:: !v -> break
 		:: else
 		fi;
 		if
-		:: cancellable -> atomic { v = requested[me] };	/* :517 */
+		:: cancellable -> atomic { v = requested[me] };	/* :529 */
 			if
 			:: v -> break
 			:: else
 			fi
 		:: else
 		fi;
-		fwait(id, val, timed, err);				/* :518 */
+		fwait(id, val, timed, err);				/* :530 */
 		if
 		:: err == ETIMEDOUT -> break
 		:: else
@@ -328,13 +328,13 @@ inline sleep_on(id, val) {
 	atomic { v = 0; blk[me] = 0 };
 	if
 	:: cancellable ->
-		small_lock(W_SLOT + me);				/* :247 */
-		atomic { pub[me] = 0 };					/* :248 */
-		small_unlock(W_SLOT + me)				/* :249 */
+		small_lock(W_SLOT + me);				/* :259 */
+		atomic { pub[me] = 0 };					/* :260 */
+		small_unlock(W_SLOT + me)				/* :261 */
 	:: else
 	fi;
 	if
-	:: err != ETIMEDOUT -> err = 0					/* :522 */
+	:: err != ETIMEDOUT -> err = 0					/* :534 */
 	:: else
 	fi
 }
@@ -345,7 +345,7 @@ inline sleep_on(id, val) {
 #define CANCEL_KEEPS	skip
 #endif
 
-/* The relock (:592) and return (:594-601): the node is no longer there. */
+/* The relock (:604) and return (:606-613): the node is no longer there. */
 inline relock_and_return() {
 	atomic {
 		mtx == 0 -> mtx = me + 1;
@@ -353,7 +353,7 @@ inline relock_and_return() {
 		acted = cancel && !consumed;
 		if
 		:: !consumed -> skip
-		:: else -> err = 0					/* :601 */
+		:: else -> err = 0					/* :613 */
 		fi;
 		CANCEL_KEEPS;
 		timeout_keeps_wakeup = !(sigd[me] && !acted && err != 0);
@@ -492,40 +492,40 @@ inline baton(from) {
 }
 /* ==================== end of the baton ==================== */
 
-/* leave_list (:424): a WAITING node turned LEAVING unlinks itself. */
+/* leave_list (:436): a WAITING node turned LEAVING unlinks itself. */
 inline leave_list() {
-	small_lock(W_LIST);						/* :430 */
-	atomic { ACC; v = (head == me) };				/* :437 */
+	small_lock(W_LIST);						/* :442 */
+	atomic { ACC; v = (head == me) };				/* :449 */
 	if
-	:: v -> atomic { ACC; head = nnext[me]; v = 0 }			/* :438 */
+	:: v -> atomic { ACC; head = nnext[me]; v = 0 }			/* :450 */
 	:: else ->
-		atomic { p = nprev[me] };				/* :439 */
+		atomic { p = nprev[me] };				/* :451 */
 		if
-		:: p != NIL -> atomic { NODE(p); nnext[p] = nnext[me]; p = 0 }	/* :440 */
+		:: p != NIL -> atomic { NODE(p); nnext[p] = nnext[me]; p = 0 }	/* :452 */
 		:: else -> p = 0
 		fi
 	fi;
-	atomic { ACC; v = (tail == me) };				/* :441 */
+	atomic { ACC; v = (tail == me) };				/* :453 */
 	if
-	:: v -> atomic { ACC; tail = nprev[me]; v = 0 }			/* :442 */
+	:: v -> atomic { ACC; tail = nprev[me]; v = 0 }			/* :454 */
 	:: else ->
-		atomic { p = nnext[me] };				/* :443 */
+		atomic { p = nnext[me] };				/* :455 */
 		if
-		:: p != NIL -> atomic { NODE(p); nprev[p] = nprev[me]; p = 0 }	/* :444 */
+		:: p != NIL -> atomic { NODE(p); nprev[p] = nprev[me]; p = 0 }	/* :456 */
 		:: else -> p = 0
 		fi
 	fi;
-	atomic { v = notify[me] };					/* :445 */
+	atomic { v = notify[me] };					/* :457 */
 	if
-	:: v == 0 -> atomic { ACC; nwait-- }				/* :447 */
+	:: v == 0 -> atomic { ACC; nwait-- }				/* :459 */
 	:: else
 	fi;
-	small_unlock(W_LIST);						/* :448 */
+	small_unlock(W_LIST);						/* :460 */
 	if
-	:: v != 0 ->							/* :449 */
+	:: v != 0 ->							/* :461 */
 		atomic { STACKOF(v - 1); wd[W_LEAVE + v - 1]--; r = (wd[W_LEAVE + v - 1] == 0) };
 		if
-		:: r -> fwake1(W_LEAVE + v - 1)				/* :450 */
+		:: r -> fwake1(W_LEAVE + v - 1)				/* :462 */
 		:: else
 		fi;
 		atomic { r = 0; v = 0 }
@@ -533,54 +533,54 @@ inline leave_list() {
 	fi
 }
 
-/* amutex__dropin_cond_wait (:525), private; ends holding the mutex. */
+/* amutex__dropin_cond_wait (:537), private; ends holding the mutex. */
 inline cond_wait() {
-	atomic {	/* memset, state WAITING, barrier 2 (:536-549): its own stack */
+	atomic {	/* memset, state WAITING, barrier 2 (:548-561): its own stack */
 		inwait[me] = 1; gone[me] = 0; sigd[me] = 0;
 		nstate[me] = WAITING; wd[W_BAR + me] = 2;
 		nprev[me] = NIL; nnext[me] = NIL; notify[me] = 0
 	};
-	small_lock(W_LIST);						/* :550 */
-	atomic { ACC; nnext[me] = head };				/* :552 */
-	atomic { ACC; head = me };					/* :553 */
-	atomic { ACC; v = (tail == NIL) };				/* :554 */
+	small_lock(W_LIST);						/* :562 */
+	atomic { ACC; nnext[me] = head };				/* :564 */
+	atomic { ACC; head = me };					/* :565 */
+	atomic { ACC; v = (tail == NIL) };				/* :566 */
 	if
-	:: v -> atomic { ACC; tail = me; v = 0 }			/* :555 */
-	:: else -> atomic { p = nnext[me]; NODE(p); nprev[p] = me; p = 0 }	/* :557 */
+	:: v -> atomic { ACC; tail = me; v = 0 }			/* :567 */
+	:: else -> atomic { p = nnext[me]; NODE(p); nprev[p] = me; p = 0 }	/* :569 */
 	fi;
-	atomic { ACC; nwait++; queued[me] = 1; blk[me] = 1 };		/* :558 */
-	small_unlock(W_LIST);						/* :559 */
-	munlock(me);							/* :561 */
-	sleep_on(W_BAR + me, 2);					/* :565 */
-	atomic { cancel = cancellable && requested[me] };		/* :566 */
-	/* node_leave (:488) */
-	atomic {							/* :492 */
+	atomic { ACC; nwait++; queued[me] = 1; blk[me] = 1 };		/* :570 */
+	small_unlock(W_LIST);						/* :571 */
+	munlock(me);							/* :573 */
+	sleep_on(W_BAR + me, 2);					/* :577 */
+	atomic { cancel = cancellable && requested[me] };		/* :578 */
+	/* node_leave (:500) */
+	atomic {							/* :504 */
 		if
 		:: nstate[me] == WAITING -> nstate[me] = LEAVING; v = 1
 		:: else -> v = 0
 		fi
 	};
 	if
-	:: v -> v = 0; leave_list(); consumed = 0			/* :494 */
-	:: else -> small_lock(W_BAR + me); consumed = 1			/* :497 */
+	:: v -> v = 0; leave_list(); consumed = 0			/* :506 */
+	:: else -> small_lock(W_BAR + me); consumed = 1			/* :509 */
 	fi;
 	if
-	:: consumed -> baton(me)					/* :582 */
+	:: consumed -> baton(me)					/* :594 */
 	:: else
 	fi;
 	relock_and_return()
 }
 
-/* signal_nodes (:337) by signaller si; howmany: 1 (signal) or MAXW (broadcast). */
+/* signal_nodes (:349) by signaller si; howmany: 1 (signal) or MAXW (broadcast). */
 inline signal_nodes(howmany) {
-	atomic { ACC; v = (nwait != 0); n_ = howmany; insig[si] = 1; nsig[si] = 0 };	/* :342 */
+	atomic { ACC; v = (nwait != 0); n_ = howmany; insig[si] = 1; nsig[si] = 0 };	/* :354 */
 	if
 	:: v ->
-		small_lock(W_LIST);					/* :344 */
-		atomic { ACC; p = tail };				/* :346 */
+		small_lock(W_LIST);					/* :356 */
+		atomic { ACC; p = tail };				/* :358 */
 		do
 		:: n_ > 0 && p != NIL ->
-			atomic {					/* :349 */
+			atomic {					/* :361 */
 				NODE(p);
 				if
 				:: nstate[p] == WAITING ->
@@ -593,37 +593,37 @@ inline signal_nodes(howmany) {
 			};
 			if
 			:: !r ->
-				atomic { wd[W_LEAVE + si]++ };		/* :350 */
-				atomic { NODE(p); notify[p] = si + 1 }	/* :351 */
+				atomic { wd[W_LEAVE + si]++ };		/* :362 */
+				atomic { NODE(p); notify[p] = si + 1 }	/* :363 */
 			:: else -> r = 0; heap_link()
 			fi;
-			atomic { ACC; nwait-- };			/* :370 */
-			atomic { NODE(p); p = nprev[p] }		/* :346 */
+			atomic { ACC; nwait-- };			/* :382 */
+			atomic { NODE(p); p = nprev[p] }		/* :358 */
 		:: else -> break
 		od;
-		if							/* :373 */
+		if							/* :385 */
 		:: p != NIL ->
-			atomic { NODE(p); q = nnext[p] };		/* :374 */
+			atomic { NODE(p); q = nnext[p] };		/* :386 */
 			if
-			:: q != NIL -> atomic { NODE(q); nprev[q] = NIL }	/* :375 */
+			:: q != NIL -> atomic { NODE(q); nprev[q] = NIL }	/* :387 */
 			:: else
 			fi;
-			atomic { NODE(p); nnext[p] = NIL; q = 0 }	/* :376 */
-		:: else -> atomic { ACC; head = NIL }			/* :378 */
+			atomic { NODE(p); nnext[p] = NIL; q = 0 }	/* :388 */
+		:: else -> atomic { ACC; head = NIL }			/* :390 */
 		fi;
-		atomic { ACC; tail = p; p = 0; n_ = 0 };		/* :380 */
-		small_unlock(W_LIST);					/* :381 */
-		do							/* :384 */
+		atomic { ACC; tail = p; p = 0; n_ = 0 };		/* :392 */
+		small_unlock(W_LIST);					/* :393 */
+		do							/* :396 */
 		:: atomic { v = wd[W_LEAVE + si] };
 			if
 			:: v == 0 -> break
 			:: else
 			fi;
-			fwait(W_LEAVE + si, v, 0, e2);			/* :385 */
+			fwait(W_LEAVE + si, v, 0, e2);			/* :397 */
 			e2 = 0
 		od;
 		if
-		:: rt0 != NIL -> segment_check(); baton(NIL)		/* :388 */
+		:: rt0 != NIL -> segment_check(); baton(NIL)		/* :400 */
 		:: else
 		fi
 	:: else
@@ -642,23 +642,23 @@ inline signal_nodes(howmany) {
 #define cond_signal()    signal_nodes(1)
 #define cond_broadcast() signal_nodes(MAXW)
 
-/* pthread_cond_destroy (:286), private; r: 0 or EBUSY. */
+/* pthread_cond_destroy (:298), private; r: 0 or EBUSY. */
 inline cond_destroy() {
-	small_lock(W_LIST);						/* :294 */
-	atomic {							/* :295 */
+	small_lock(W_LIST);						/* :306 */
+	atomic {							/* :307 */
 		ACC;
 		r = (head != NIL -> EBUSY : 0);
 		destroy_busy_ok = (r == EBUSY || !BLOCKED_UNSIGNALLED);
 		assert(destroy_busy_ok)
 	};
-	small_unlock(W_LIST)						/* :296 */
+	small_unlock(W_LIST)						/* :308 */
 }
 
-/* pthread_cancel's poke (:220-235) of waiter t's barrier. */
+/* pthread_cancel's poke (:221-237) of waiter t's barrier. */
 inline poke(t) {
-	atomic { NODE(t); v = (wd[W_BAR + t] == 2); if :: v -> wd[W_BAR + t] = 3 :: else fi };	/* :230 */
+	atomic { NODE(t); v = (wd[W_BAR + t] == 2); if :: v -> wd[W_BAR + t] = 3 :: else fi };	/* :232 */
 	if
-	:: v -> fwake1(W_BAR + t)					/* :232 */
+	:: v -> fwake1(W_BAR + t)					/* :234 */
 	:: else
 	fi;
 	v = 0
@@ -700,22 +700,22 @@ never {
 
 #else /* SHARED */
 
-/* amutex__dropin_cond_wait (:525), process-shared; ends holding the mutex. */
+/* amutex__dropin_cond_wait (:537), process-shared; ends holding the mutex. */
 inline cond_wait() {
 	atomic { inwait[me] = 1; gone[me] = 0; sigd[me] = 0 };
-	atomic { ACC; wd[W_COUNT]++ };					/* :545 */
-	atomic { ACC; ws = wd[W_SEQ]; queued[me] = 1; blk[me] = 1 };	/* :546 */
-	munlock(me);							/* :561 */
-	sleep_on(W_SEQ, ws);						/* :563 */
-	atomic { cancel = cancellable && requested[me] };		/* :566 */
-	/* shared_leave (:458) */
-	atomic { ACC; consumed = (wd[W_SEQ] != ws) };			/* :461 */
-	atomic { ACC; nn = wd[W_COUNT] };				/* :462 */
+	atomic { ACC; wd[W_COUNT]++ };					/* :557 */
+	atomic { ACC; ws = wd[W_SEQ]; queued[me] = 1; blk[me] = 1 };	/* :558 */
+	munlock(me);							/* :573 */
+	sleep_on(W_SEQ, ws);						/* :575 */
+	atomic { cancel = cancellable && requested[me] };		/* :578 */
+	/* shared_leave (:470) */
+	atomic { ACC; consumed = (wd[W_SEQ] != ws) };			/* :473 */
+	atomic { ACC; nn = wd[W_COUNT] };				/* :474 */
 	if
-	:: cancel && consumed -> fwake1(W_SEQ)				/* :466 */
+	:: cancel && consumed -> fwake1(W_SEQ)				/* :478 */
 	:: else
 	fi;
-	do								/* :468-476 */
+	do								/* :480-488 */
 	:: atomic {
 		mm = CK(nn);
 		if
@@ -739,10 +739,10 @@ inline cond_wait() {
 	   fi
 	od;
 	if
-	:: CW(mm) == 0 && (mm & CD) -> fwake_all(W_COUNT)		/* :478 */
+	:: CW(mm) == 0 && (mm & CD) -> fwake_all(W_COUNT)		/* :490 */
 	:: else
 	fi;
-	atomic { consumed = consumed && !cancel; nn = 0; mm = 0; ws = 0 };	/* :568 */
+	atomic { consumed = consumed && !cancel; nn = 0; mm = 0; ws = 0 };	/* :580 */
 	relock_and_return()
 }
 
@@ -751,14 +751,14 @@ inline cond_wait() {
  * was in sleep_on (which one it wakes, the futex decides).
  */
 #define MARK_IF(t) if :: blk[t] -> sigd[t] = 1 :: else fi
-/* shared_wake (:300): all 0 (signal) or 1 (broadcast). */
+/* shared_wake (:312): all 0 (signal) or 1 (broadcast). */
 inline shared_wake(all) {
-	atomic { ACC; wd[W_SEQ]++; MARK_IF(0); MARK_IF(1); MARK_IF(2) };	/* :304 */
-	atomic { ACC; nn = wd[W_COUNT] };				/* :305 */
+	atomic { ACC; wd[W_SEQ]++; MARK_IF(0); MARK_IF(1); MARK_IF(2) };	/* :316 */
+	atomic { ACC; nn = wd[W_COUNT] };				/* :317 */
 	do
-	:: CW(nn) == 0 -> break						/* :309 */
+	:: CW(nn) == 0 -> break						/* :321 */
 	:: else ->
-		atomic {						/* :307-310 */
+		atomic {						/* :319-322 */
 			mm = (all -> CW(nn) : CK(nn) + (CK(nn) < CW(nn)));
 			ACC;
 			if
@@ -772,7 +772,7 @@ inline shared_wake(all) {
 		:: else
 		fi
 	od;
-	if								/* :313 */
+	if								/* :325 */
 	:: CW(nn) != 0 ->
 		if
 		:: all -> fwake_all(W_SEQ)
@@ -785,14 +785,14 @@ inline shared_wake(all) {
 #define cond_signal()    shared_wake(0)
 #define cond_broadcast() shared_wake(1)
 
-/* shared_destroy (:267); r: 0 or EBUSY. */
+/* shared_destroy (:279); r: 0 or EBUSY. */
 inline cond_destroy() {
-	atomic { ACC; nn = wd[W_COUNT]; v = BLOCKED_UNSIGNALLED };	/* :269 */
+	atomic { ACC; nn = wd[W_COUNT]; v = BLOCKED_UNSIGNALLED };	/* :281 */
 	do
-	:: CW(nn) == 0 -> r = 0; break					/* :272 */
-	:: CW(nn) != 0 && CW(nn) > CK(nn) -> r = EBUSY; break		/* :274 */
+	:: CW(nn) == 0 -> r = 0; break					/* :284 */
+	:: CW(nn) != 0 && CW(nn) > CK(nn) -> r = EBUSY; break		/* :286 */
 	:: CW(nn) != 0 && CW(nn) <= CK(nn) ->
-		atomic {						/* :276 */
+		atomic {						/* :288 */
 			ACC;
 			v = BLOCKED_UNSIGNALLED;
 			if
@@ -810,15 +810,15 @@ inline cond_destroy() {
 	if
 	:: ok ->
 		ok = 0;
-		atomic { ACC; wd[W_SEQ]++ };				/* :279 */
-		fwake_all(W_SEQ);					/* :280 */
-		do							/* :281 */
+		atomic { ACC; wd[W_SEQ]++ };				/* :291 */
+		fwake_all(W_SEQ);					/* :292 */
+		do							/* :293 */
 		:: atomic { ACC; nn = wd[W_COUNT] };
 			if
 			:: CW(nn) == 0 -> break
 			:: else
 			fi;
-			fwait(W_COUNT, nn, 0, e2);			/* :282 */
+			fwait(W_COUNT, nn, 0, e2);			/* :294 */
 			e2 = 0
 		od;
 		r = 0
@@ -827,10 +827,10 @@ inline cond_destroy() {
 	atomic { nn = 0; v = 0 }
 }
 
-/* pthread_cancel's poke (:226-229): c->seq += 1 and wake all. */
+/* pthread_cancel's poke (:228-231): c->seq += 1 and wake all. */
 inline poke(t) {
-	atomic { ACC; wd[W_SEQ]++ };					/* :228 */
-	fwake_all(W_SEQ)						/* :229 */
+	atomic { ACC; wd[W_SEQ]++ };					/* :230 */
+	fwake_all(W_SEQ)						/* :231 */
 }
 #endif /* SHARED */
 
@@ -949,14 +949,14 @@ out:
 proctype canceller(byte me; byte t)
 {
 	LOCALS;
-	atomic { requested[t] = 1 };					/* :220 */
-	small_lock(W_SLOT + t);						/* :221 */
-	atomic { v = pub[t] };						/* :222 */
+	atomic { requested[t] = 1 };					/* :221 */
+	small_lock(W_SLOT + t);						/* :222 */
+	atomic { v = pub[t] };						/* :224 */
 	if
 	:: v -> poke(t)
 	:: else
 	fi;
-	small_unlock(W_SLOT + t);					/* :235 */
+	small_unlock(W_SLOT + t);					/* :237 */
 	fin++
 }
 

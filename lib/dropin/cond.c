@@ -133,6 +133,7 @@ void (*amutex__dropin_leaving_point)(void);
 
 #ifdef AMUTEX_TEST_SEAMS
 void (*amutex__dropin_list_point)(void);
+void (*amutex__dropin_cancel_point)(void);
 #endif
 
 /*
@@ -219,6 +220,7 @@ int pthread_cancel(pthread_t t)
 	/* Seq-cst: paired with the waiter's publication of its word, then its look at requested. */
 	__atomic_store_n(&s->requested, 1, __ATOMIC_SEQ_CST);
 	small_lock(&s->lock);
+	DPOINT(amutex__dropin_cancel_point);
 	if (s->word) {
 		uint32_t two = 2;
 
@@ -234,6 +236,16 @@ int pthread_cancel(pthread_t t)
 	}
 	small_unlock(&s->lock);
 	return 0;
+}
+
+/*
+ * In the child of a fork (dropin.c's handler, one thread): a pthread_cancel
+ * of the forking thread, in another thread that fork did not copy, may have
+ * held this thread's slot lock; nobody will release it.
+ */
+void amutex__dropin_cond_after_fork(void)
+{
+	slot.lock = 0;
 }
 
 static void publish(uint32_t *word, int how)

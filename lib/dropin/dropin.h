@@ -48,6 +48,8 @@ static inline int pt_kind(const struct pt_mutex *m)
  * threads that fork did not copy (cond.c).
  */
 extern uint32_t amutex__dropin_fork_gen hidden;
+/* In the child of a fork: the calling thread's cancellation slot (cond.c). */
+hidden void amutex__dropin_cond_after_fork(void);
 
 /*
  * The small locks of the condvars: a waiter's barrier, a thread's
@@ -146,6 +148,8 @@ extern void (*amutex__dropin_leaving_point)(void) hidden;
 extern void (*amutex__dropin_observe_point)(void) hidden;
 /* Called by a signaller holding a condvar's list lock. */
 extern void (*amutex__dropin_list_point)(void) hidden;
+/* Called by pthread_cancel holding its target's cancellation slot lock. */
+extern void (*amutex__dropin_cancel_point)(void) hidden;
 #define DSTEP(s) __atomic_add_fetch(&amutex__dropin_steps[DROPIN_STEP_##s], 1, __ATOMIC_RELAXED)
 #define DPOINT(hook) do {							\
 	void (*f_)(void) = __atomic_load_n(&(hook), __ATOMIC_ACQUIRE);		\

@@ -1596,6 +1596,82 @@ static void test_fork_from_a_signal_handler_inside_a_cond_wait(void **state)
 	assert_int_equal(pthread_cond_destroy(&FC.c), 0);
 }
 
+#ifdef AMUTEX_TEST_SEAMS
+/*
+ * A thread forks while another is inside pthread_cancel of it, holding its
+ * cancellation slot's lock (stopped there by a pause point). In the child
+ * that lock has no holder; the child's condvar wait with cancellation
+ * enabled takes it on its way out and must not hang (the child then exits
+ * 0, by the cancellation or after the wait).
+ */
+static int cf_armed, cf_holding, cf_release;
+static pthread_t cf_target;
+
+static void cf_hold_slot(void)
+{
+	if (!__atomic_exchange_n(&cf_armed, 0, __ATOMIC_ACQ_REL))
+		return;
+	__atomic_store_n(&cf_holding, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&cf_release, __ATOMIC_ACQUIRE))
+		nap_ms(1);
+}
+
+static void *cf_canceller(void *arg)
+{
+	pthread_cancel(cf_target);
+	return arg;
+}
+
+static void *cf_forker(void *arg)
+{
+	pthread_t c;
+	int status = -1;
+	pid_t pid;
+
+	(void)arg;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	cf_target = pthread_self();
+	cf_holding = cf_release = 0;
+	__atomic_store_n(&cf_armed, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&amutex__dropin_cancel_point, cf_hold_slot, __ATOMIC_RELEASE);
+	pthread_create(&c, NULL, cf_canceller, NULL);
+	while (!__atomic_load_n(&cf_holding, __ATOMIC_ACQUIRE))
+		nap_ms(1);
+	pid = fork();
+	if (pid == 0) {
+		struct timespec ts = deadline_ns(CLOCK_REALTIME, 10000000);
+
+		alarm(30);
+		pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+		pthread_mutex_lock(&FC.m);
+		pthread_cond_timedwait(&FC.c, &FC.m, &ts);
+		pthread_mutex_unlock(&FC.m);
+		_exit(0);
+	}
+	__atomic_store_n(&cf_release, 1, __ATOMIC_RELEASE);
+	pthread_join(c, NULL);
+	__atomic_store_n(&amutex__dropin_cancel_point, NULL, __ATOMIC_RELEASE);
+	waitpid(pid, &status, 0);
+	return (void *)(intptr_t)status;
+}
+
+static void test_child_of_a_fork_racing_pthread_cancel_can_wait(void **state)
+{
+	pthread_t f;
+	void *r;
+	int status;
+
+	(void)state;
+	fc_reset();
+	pthread_create(&f, NULL, cf_forker, NULL);
+	pthread_join(f, &r);
+	status = (int)(intptr_t)r;
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(pthread_cond_destroy(&FC.c), 0);
+}
+#endif
+
 static void test_child_of_fork_locks_mutexes_with_sleepers_and_a_handoff_in_flight(void **state)
 {
 	pthread_t s[2], h[3];
@@ -2032,6 +2108,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_child_of_fork_locks_mutexes_with_sleepers_and_a_handoff_in_flight),
 		cmocka_unit_test(test_child_of_fork_uses_a_condvar_the_parent_waits_on),
 		cmocka_unit_test(test_fork_from_a_signal_handler_inside_a_cond_wait),
+#ifdef AMUTEX_TEST_SEAMS
+		cmocka_unit_test(test_child_of_a_fork_racing_pthread_cancel_can_wait),
+#endif
 		cmocka_unit_test(test_report_names_the_caller_of_cond_wait_for_a_relock),
 		cmocka_unit_test(test_report_to_stderr_survives_a_program_closing_stderr),
 		cmocka_unit_test(test_report_says_nothing_when_nothing_was_contended),

@@ -297,29 +297,29 @@ inline small_unlock(id) {
 }
 
 /*
- * sleep_on (:519) of waiter me on word id while it is val; err: 0 or
- * ETIMEDOUT. The slot: publish (:251), unpublish (:257).
+ * sleep_on (:528) of waiter me on word id while it is val; err: 0 or
+ * ETIMEDOUT. The slot: publish (:252), unpublish (:258).
  */
 inline sleep_on(id, val) {
 	if
-	:: cancellable -> atomic { pub[me] = 1 }			/* :527 */
+	:: cancellable -> atomic { pub[me] = 1 }			/* :536 */
 	:: else
 	fi;
 	do
-	:: atomic { ACCW(id); v = (wd[id] == val) };			/* :528 */
+	:: atomic { ACCW(id); v = (wd[id] == val) };			/* :537 */
 		if
 		:: !v -> break
 		:: else
 		fi;
 		if
-		:: cancellable -> atomic { v = requested[me] };	/* :529 */
+		:: cancellable -> atomic { v = requested[me] };	/* :538 */
 			if
 			:: v -> break
 			:: else
 			fi
 		:: else
 		fi;
-		fwait(id, val, timed, err);				/* :530 */
+		fwait(id, val, timed, err);				/* :539 */
 		if
 		:: err == ETIMEDOUT -> break
 		:: else
@@ -328,13 +328,13 @@ inline sleep_on(id, val) {
 	atomic { v = 0; blk[me] = 0 };
 	if
 	:: cancellable ->
-		small_lock(W_SLOT + me);				/* :259 */
-		atomic { pub[me] = 0 };					/* :260 */
-		small_unlock(W_SLOT + me)				/* :261 */
+		small_lock(W_SLOT + me);				/* :260 */
+		atomic { pub[me] = 0 };					/* :261 */
+		small_unlock(W_SLOT + me)				/* :262 */
 	:: else
 	fi;
 	if
-	:: err != ETIMEDOUT -> err = 0					/* :534 */
+	:: err != ETIMEDOUT -> err = 0					/* :543 */
 	:: else
 	fi
 }
@@ -345,7 +345,7 @@ inline sleep_on(id, val) {
 #define CANCEL_KEEPS	skip
 #endif
 
-/* The relock (:604) and return (:606-613): the node is no longer there. */
+/* The relock (:613) and return (:615-622): the node is no longer there. */
 inline relock_and_return() {
 	atomic {
 		mtx == 0 -> mtx = me + 1;
@@ -353,7 +353,7 @@ inline relock_and_return() {
 		acted = cancel && !consumed;
 		if
 		:: !consumed -> skip
-		:: else -> err = 0					/* :613 */
+		:: else -> err = 0					/* :622 */
 		fi;
 		CANCEL_KEEPS;
 		timeout_keeps_wakeup = !(sigd[me] && !acted && err != 0);
@@ -492,40 +492,40 @@ inline baton(from) {
 }
 /* ==================== end of the baton ==================== */
 
-/* leave_list (:436): a WAITING node turned LEAVING unlinks itself. */
+/* leave_list (:438): a WAITING node turned LEAVING unlinks itself. */
 inline leave_list() {
-	small_lock(W_LIST);						/* :442 */
-	atomic { ACC; v = (head == me) };				/* :449 */
+	small_lock(W_LIST);						/* :444 */
+	atomic { ACC; v = (head == me) };				/* :451 */
 	if
-	:: v -> atomic { ACC; head = nnext[me]; v = 0 }			/* :450 */
+	:: v -> atomic { ACC; head = nnext[me]; v = 0 }			/* :452 */
 	:: else ->
-		atomic { p = nprev[me] };				/* :451 */
+		atomic { p = nprev[me] };				/* :453 */
 		if
-		:: p != NIL -> atomic { NODE(p); nnext[p] = nnext[me]; p = 0 }	/* :452 */
+		:: p != NIL -> atomic { NODE(p); nnext[p] = nnext[me]; p = 0 }	/* :454 */
 		:: else -> p = 0
 		fi
 	fi;
-	atomic { ACC; v = (tail == me) };				/* :453 */
+	atomic { ACC; v = (tail == me) };				/* :455 */
 	if
-	:: v -> atomic { ACC; tail = nprev[me]; v = 0 }			/* :454 */
+	:: v -> atomic { ACC; tail = nprev[me]; v = 0 }			/* :456 */
 	:: else ->
-		atomic { p = nnext[me] };				/* :455 */
+		atomic { p = nnext[me] };				/* :457 */
 		if
-		:: p != NIL -> atomic { NODE(p); nprev[p] = nprev[me]; p = 0 }	/* :456 */
+		:: p != NIL -> atomic { NODE(p); nprev[p] = nprev[me]; p = 0 }	/* :458 */
 		:: else -> p = 0
 		fi
 	fi;
-	atomic { v = notify[me] };					/* :457 */
+	atomic { v = notify[me] };					/* :459 */
 	if
-	:: v == 0 -> atomic { ACC; nwait-- }				/* :459 */
+	:: v == 0 -> atomic { ACC; nwait-- }				/* :461 */
 	:: else
 	fi;
-	small_unlock(W_LIST);						/* :460 */
+	small_unlock(W_LIST);						/* :462 */
 	if
-	:: v != 0 ->							/* :461 */
+	:: v != 0 ->							/* :463 */
 		atomic { STACKOF(v - 1); wd[W_LEAVE + v - 1]--; r = (wd[W_LEAVE + v - 1] == 0) };
 		if
-		:: r -> fwake1(W_LEAVE + v - 1)				/* :462 */
+		:: r -> fwake1(W_LEAVE + v - 1)				/* :464 */
 		:: else
 		fi;
 		atomic { r = 0; v = 0 }
@@ -533,54 +533,54 @@ inline leave_list() {
 	fi
 }
 
-/* amutex__dropin_cond_wait (:537), private; ends holding the mutex. */
+/* amutex__dropin_cond_wait (:546), private; ends holding the mutex. */
 inline cond_wait() {
-	atomic {	/* memset, state WAITING, barrier 2 (:548-561): its own stack */
+	atomic {	/* memset, state WAITING, barrier 2 (:557-570): its own stack */
 		inwait[me] = 1; gone[me] = 0; sigd[me] = 0;
 		nstate[me] = WAITING; wd[W_BAR + me] = 2;
 		nprev[me] = NIL; nnext[me] = NIL; notify[me] = 0
 	};
-	small_lock(W_LIST);						/* :562 */
-	atomic { ACC; nnext[me] = head };				/* :564 */
-	atomic { ACC; head = me };					/* :565 */
-	atomic { ACC; v = (tail == NIL) };				/* :566 */
+	small_lock(W_LIST);						/* :571 */
+	atomic { ACC; nnext[me] = head };				/* :573 */
+	atomic { ACC; head = me };					/* :574 */
+	atomic { ACC; v = (tail == NIL) };				/* :575 */
 	if
-	:: v -> atomic { ACC; tail = me; v = 0 }			/* :567 */
-	:: else -> atomic { p = nnext[me]; NODE(p); nprev[p] = me; p = 0 }	/* :569 */
+	:: v -> atomic { ACC; tail = me; v = 0 }			/* :576 */
+	:: else -> atomic { p = nnext[me]; NODE(p); nprev[p] = me; p = 0 }	/* :578 */
 	fi;
-	atomic { ACC; nwait++; queued[me] = 1; blk[me] = 1 };		/* :570 */
-	small_unlock(W_LIST);						/* :571 */
-	munlock(me);							/* :573 */
-	sleep_on(W_BAR + me, 2);					/* :577 */
-	atomic { cancel = cancellable && requested[me] };		/* :578 */
-	/* node_leave (:500) */
-	atomic {							/* :504 */
+	atomic { ACC; nwait++; queued[me] = 1; blk[me] = 1 };		/* :579 */
+	small_unlock(W_LIST);						/* :580 */
+	munlock(me);							/* :582 */
+	sleep_on(W_BAR + me, 2);					/* :586 */
+	atomic { cancel = cancellable && requested[me] };		/* :587 */
+	/* node_leave (:502) */
+	atomic {							/* :506 */
 		if
 		:: nstate[me] == WAITING -> nstate[me] = LEAVING; v = 1
 		:: else -> v = 0
 		fi
 	};
 	if
-	:: v -> v = 0; leave_list(); consumed = 0			/* :506 */
-	:: else -> small_lock(W_BAR + me); consumed = 1			/* :509 */
+	:: v -> v = 0; leave_list(); consumed = 0			/* :508 */
+	:: else -> small_lock(W_BAR + me); consumed = 1			/* :518 */
 	fi;
 	if
-	:: consumed -> baton(me)					/* :594 */
+	:: consumed -> baton(me)					/* :603 */
 	:: else
 	fi;
 	relock_and_return()
 }
 
-/* signal_nodes (:349) by signaller si; howmany: 1 (signal) or MAXW (broadcast). */
+/* signal_nodes (:350) by signaller si; howmany: 1 (signal) or MAXW (broadcast). */
 inline signal_nodes(howmany) {
-	atomic { ACC; v = (nwait != 0); n_ = howmany; insig[si] = 1; nsig[si] = 0 };	/* :354 */
+	atomic { ACC; v = (nwait != 0); n_ = howmany; insig[si] = 1; nsig[si] = 0 };	/* :355 */
 	if
 	:: v ->
-		small_lock(W_LIST);					/* :356 */
-		atomic { ACC; p = tail };				/* :358 */
+		small_lock(W_LIST);					/* :357 */
+		atomic { ACC; p = tail };				/* :359 */
 		do
 		:: n_ > 0 && p != NIL ->
-			atomic {					/* :361 */
+			atomic {					/* :362 */
 				NODE(p);
 				if
 				:: nstate[p] == WAITING ->
@@ -593,37 +593,37 @@ inline signal_nodes(howmany) {
 			};
 			if
 			:: !r ->
-				atomic { wd[W_LEAVE + si]++ };		/* :362 */
-				atomic { NODE(p); notify[p] = si + 1 }	/* :363 */
+				atomic { wd[W_LEAVE + si]++ };		/* :363 */
+				atomic { NODE(p); notify[p] = si + 1 }	/* :364 */
 			:: else -> r = 0; heap_link()
 			fi;
-			atomic { ACC; nwait-- };			/* :382 */
-			atomic { NODE(p); p = nprev[p] }		/* :358 */
+			atomic { ACC; nwait-- };			/* :383 */
+			atomic { NODE(p); p = nprev[p] }		/* :359 */
 		:: else -> break
 		od;
-		if							/* :385 */
+		if							/* :386 */
 		:: p != NIL ->
-			atomic { NODE(p); q = nnext[p] };		/* :386 */
+			atomic { NODE(p); q = nnext[p] };		/* :387 */
 			if
-			:: q != NIL -> atomic { NODE(q); nprev[q] = NIL }	/* :387 */
+			:: q != NIL -> atomic { NODE(q); nprev[q] = NIL }	/* :388 */
 			:: else
 			fi;
-			atomic { NODE(p); nnext[p] = NIL; q = 0 }	/* :388 */
-		:: else -> atomic { ACC; head = NIL }			/* :390 */
+			atomic { NODE(p); nnext[p] = NIL; q = 0 }	/* :389 */
+		:: else -> atomic { ACC; head = NIL }			/* :391 */
 		fi;
-		atomic { ACC; tail = p; p = 0; n_ = 0 };		/* :392 */
-		small_unlock(W_LIST);					/* :393 */
-		do							/* :396 */
+		atomic { ACC; tail = p; p = 0; n_ = 0 };		/* :393 */
+		small_unlock(W_LIST);					/* :394 */
+		do							/* :397 */
 		:: atomic { v = wd[W_LEAVE + si] };
 			if
 			:: v == 0 -> break
 			:: else
 			fi;
-			fwait(W_LEAVE + si, v, 0, e2);			/* :397 */
+			fwait(W_LEAVE + si, v, 0, e2);			/* :398 */
 			e2 = 0
 		od;
 		if
-		:: rt0 != NIL -> segment_check(); baton(NIL)		/* :400 */
+		:: rt0 != NIL -> segment_check(); baton(NIL)		/* :402 */
 		:: else
 		fi
 	:: else
@@ -642,23 +642,23 @@ inline signal_nodes(howmany) {
 #define cond_signal()    signal_nodes(1)
 #define cond_broadcast() signal_nodes(MAXW)
 
-/* pthread_cond_destroy (:298), private; r: 0 or EBUSY. */
+/* pthread_cond_destroy (:299), private; r: 0 or EBUSY. */
 inline cond_destroy() {
-	small_lock(W_LIST);						/* :306 */
-	atomic {							/* :307 */
+	small_lock(W_LIST);						/* :307 */
+	atomic {							/* :308 */
 		ACC;
 		r = (head != NIL -> EBUSY : 0);
 		destroy_busy_ok = (r == EBUSY || !BLOCKED_UNSIGNALLED);
 		assert(destroy_busy_ok)
 	};
-	small_unlock(W_LIST)						/* :308 */
+	small_unlock(W_LIST)						/* :309 */
 }
 
-/* pthread_cancel's poke (:221-237) of waiter t's barrier. */
+/* pthread_cancel's poke (:222-238) of waiter t's barrier. */
 inline poke(t) {
-	atomic { NODE(t); v = (wd[W_BAR + t] == 2); if :: v -> wd[W_BAR + t] = 3 :: else fi };	/* :232 */
+	atomic { NODE(t); v = (wd[W_BAR + t] == 2); if :: v -> wd[W_BAR + t] = 3 :: else fi };	/* :233 */
 	if
-	:: v -> fwake1(W_BAR + t)					/* :234 */
+	:: v -> fwake1(W_BAR + t)					/* :235 */
 	:: else
 	fi;
 	v = 0
@@ -700,22 +700,22 @@ never {
 
 #else /* SHARED */
 
-/* amutex__dropin_cond_wait (:537), process-shared; ends holding the mutex. */
+/* amutex__dropin_cond_wait (:546), process-shared; ends holding the mutex. */
 inline cond_wait() {
 	atomic { inwait[me] = 1; gone[me] = 0; sigd[me] = 0 };
-	atomic { ACC; wd[W_COUNT]++ };					/* :557 */
-	atomic { ACC; ws = wd[W_SEQ]; queued[me] = 1; blk[me] = 1 };	/* :558 */
-	munlock(me);							/* :573 */
-	sleep_on(W_SEQ, ws);						/* :575 */
-	atomic { cancel = cancellable && requested[me] };		/* :578 */
-	/* shared_leave (:470) */
-	atomic { ACC; consumed = (wd[W_SEQ] != ws) };			/* :473 */
-	atomic { ACC; nn = wd[W_COUNT] };				/* :474 */
+	atomic { ACC; wd[W_COUNT]++ };					/* :566 */
+	atomic { ACC; ws = wd[W_SEQ]; queued[me] = 1; blk[me] = 1 };	/* :567 */
+	munlock(me);							/* :582 */
+	sleep_on(W_SEQ, ws);						/* :584 */
+	atomic { cancel = cancellable && requested[me] };		/* :587 */
+	/* shared_leave (:472) */
+	atomic { ACC; consumed = (wd[W_SEQ] != ws) };			/* :475 */
+	atomic { ACC; nn = wd[W_COUNT] };				/* :476 */
 	if
-	:: cancel && consumed -> fwake1(W_SEQ)				/* :478 */
+	:: cancel && consumed -> fwake1(W_SEQ)				/* :480 */
 	:: else
 	fi;
-	do								/* :480-488 */
+	do								/* :482-490 */
 	:: atomic {
 		mm = CK(nn);
 		if
@@ -739,10 +739,10 @@ inline cond_wait() {
 	   fi
 	od;
 	if
-	:: CW(mm) == 0 && (mm & CD) -> fwake_all(W_COUNT)		/* :490 */
+	:: CW(mm) == 0 && (mm & CD) -> fwake_all(W_COUNT)		/* :492 */
 	:: else
 	fi;
-	atomic { consumed = consumed && !cancel; nn = 0; mm = 0; ws = 0 };	/* :580 */
+	atomic { consumed = consumed && !cancel; nn = 0; mm = 0; ws = 0 };	/* :589 */
 	relock_and_return()
 }
 
@@ -751,14 +751,14 @@ inline cond_wait() {
  * was in sleep_on (which one it wakes, the futex decides).
  */
 #define MARK_IF(t) if :: blk[t] -> sigd[t] = 1 :: else fi
-/* shared_wake (:312): all 0 (signal) or 1 (broadcast). */
+/* shared_wake (:313): all 0 (signal) or 1 (broadcast). */
 inline shared_wake(all) {
-	atomic { ACC; wd[W_SEQ]++; MARK_IF(0); MARK_IF(1); MARK_IF(2) };	/* :316 */
-	atomic { ACC; nn = wd[W_COUNT] };				/* :317 */
+	atomic { ACC; wd[W_SEQ]++; MARK_IF(0); MARK_IF(1); MARK_IF(2) };	/* :317 */
+	atomic { ACC; nn = wd[W_COUNT] };				/* :318 */
 	do
-	:: CW(nn) == 0 -> break						/* :321 */
+	:: CW(nn) == 0 -> break						/* :322 */
 	:: else ->
-		atomic {						/* :319-322 */
+		atomic {						/* :320-323 */
 			mm = (all -> CW(nn) : CK(nn) + (CK(nn) < CW(nn)));
 			ACC;
 			if
@@ -772,7 +772,7 @@ inline shared_wake(all) {
 		:: else
 		fi
 	od;
-	if								/* :325 */
+	if								/* :326 */
 	:: CW(nn) != 0 ->
 		if
 		:: all -> fwake_all(W_SEQ)
@@ -785,14 +785,14 @@ inline shared_wake(all) {
 #define cond_signal()    shared_wake(0)
 #define cond_broadcast() shared_wake(1)
 
-/* shared_destroy (:279); r: 0 or EBUSY. */
+/* shared_destroy (:280); r: 0 or EBUSY. */
 inline cond_destroy() {
-	atomic { ACC; nn = wd[W_COUNT]; v = BLOCKED_UNSIGNALLED };	/* :281 */
+	atomic { ACC; nn = wd[W_COUNT]; v = BLOCKED_UNSIGNALLED };	/* :282 */
 	do
-	:: CW(nn) == 0 -> r = 0; break					/* :284 */
-	:: CW(nn) != 0 && CW(nn) > CK(nn) -> r = EBUSY; break		/* :286 */
+	:: CW(nn) == 0 -> r = 0; break					/* :285 */
+	:: CW(nn) != 0 && CW(nn) > CK(nn) -> r = EBUSY; break		/* :287 */
 	:: CW(nn) != 0 && CW(nn) <= CK(nn) ->
-		atomic {						/* :288 */
+		atomic {						/* :289 */
 			ACC;
 			v = BLOCKED_UNSIGNALLED;
 			if
@@ -810,15 +810,15 @@ inline cond_destroy() {
 	if
 	:: ok ->
 		ok = 0;
-		atomic { ACC; wd[W_SEQ]++ };				/* :291 */
-		fwake_all(W_SEQ);					/* :292 */
-		do							/* :293 */
+		atomic { ACC; wd[W_SEQ]++ };				/* :292 */
+		fwake_all(W_SEQ);					/* :293 */
+		do							/* :294 */
 		:: atomic { ACC; nn = wd[W_COUNT] };
 			if
 			:: CW(nn) == 0 -> break
 			:: else
 			fi;
-			fwait(W_COUNT, nn, 0, e2);			/* :294 */
+			fwait(W_COUNT, nn, 0, e2);			/* :295 */
 			e2 = 0
 		od;
 		r = 0
@@ -827,10 +827,10 @@ inline cond_destroy() {
 	atomic { nn = 0; v = 0 }
 }
 
-/* pthread_cancel's poke (:228-231): c->seq += 1 and wake all. */
+/* pthread_cancel's poke (:229-232): c->seq += 1 and wake all. */
 inline poke(t) {
-	atomic { ACC; wd[W_SEQ]++ };					/* :230 */
-	fwake_all(W_SEQ)						/* :231 */
+	atomic { ACC; wd[W_SEQ]++ };					/* :231 */
+	fwake_all(W_SEQ)						/* :232 */
 }
 #endif /* SHARED */
 
@@ -949,14 +949,14 @@ out:
 proctype canceller(byte me; byte t)
 {
 	LOCALS;
-	atomic { requested[t] = 1 };					/* :221 */
-	small_lock(W_SLOT + t);						/* :222 */
-	atomic { v = pub[t] };						/* :224 */
+	atomic { requested[t] = 1 };					/* :222 */
+	small_lock(W_SLOT + t);						/* :223 */
+	atomic { v = pub[t] };						/* :225 */
 	if
 	:: v -> poke(t)
 	:: else
 	fi;
-	small_unlock(W_SLOT + t);					/* :237 */
+	small_unlock(W_SLOT + t);					/* :238 */
 	fin++
 }
 

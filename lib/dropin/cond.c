@@ -134,6 +134,7 @@ void (*amutex__dropin_leaving_point)(void);
 #ifdef AMUTEX_TEST_SEAMS
 void (*amutex__dropin_list_point)(void);
 void (*amutex__dropin_cancel_point)(void);
+void (*amutex__dropin_open_point)(void);
 #endif
 
 /*
@@ -395,6 +396,7 @@ static void signal_nodes(struct pt_cond *c, int n)
 		DSTEP(SIGNAL_MET_LEAVING);
 	while ((v = __atomic_load_n(&leaving, __ATOMIC_SEQ_CST)) != 0)
 		amutex__futex_wait((uint32_t *)&leaving, (uint32_t)v, NULL, 0);
+	DPOINT(amutex__dropin_open_point);
 	if (roots == ROOTS)
 		DSTEP(OPENED_ROOTS);
 	for (k = 0; k < roots; k++)
@@ -506,6 +508,13 @@ static int node_leave(struct waiting *w)
 		leave_list(w);
 		return 0;
 	}
+	/*
+	 * Signalled before a fork that this thread made from a signal handler
+	 * inside its wait: its signaller was another thread, not copied, so
+	 * nobody will open the barrier in this process.
+	 */
+	if (w->node.gen != __atomic_load_n(&amutex__dropin_fork_gen, __ATOMIC_RELAXED))
+		return 1;
 	small_lock(&w->node.barrier);
 	return 1;
 }

@@ -150,6 +150,8 @@ extern void (*amutex__dropin_observe_point)(void) hidden;
 extern void (*amutex__dropin_list_point)(void) hidden;
 /* Called by pthread_cancel holding its target's cancellation slot lock. */
 extern void (*amutex__dropin_cancel_point)(void) hidden;
+/* Called by a signaller after it marked and detached, before it opens barriers. */
+extern void (*amutex__dropin_open_point)(void) hidden;
 #define DSTEP(s) __atomic_add_fetch(&amutex__dropin_steps[DROPIN_STEP_##s], 1, __ATOMIC_RELAXED)
 #define DPOINT(hook) do {							\
 	void (*f_)(void) = __atomic_load_n(&(hook), __ATOMIC_ACQUIRE);		\

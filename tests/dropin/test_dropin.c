@@ -1655,6 +1655,99 @@ static void *cf_forker(void *arg)
 	return (void *)(intptr_t)status;
 }
 
+/*
+ * The same handler's fork, but with a signal to that waiter in flight: its
+ * node is marked and detached, and the signaller (stopped by a pause point)
+ * has not opened its barrier. In the child nobody will: the wait must still
+ * end (by its deadline) and count the signal it had, returning 0.
+ */
+static int os_armed, os_holding, os_release, os_in;
+static pid_t os_child = -1;
+
+static void os_fork(int sig)
+{
+	pid_t pid;
+
+	(void)sig;
+	pid = fork();
+	if (pid == 0)
+		alarm(30);	/* the child's hang guard */
+	__atomic_store_n(&os_child, pid, __ATOMIC_RELEASE);
+}
+
+static void os_hold(void)
+{
+	if (!__atomic_exchange_n(&os_armed, 0, __ATOMIC_ACQ_REL))
+		return;
+	__atomic_store_n(&os_holding, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&os_release, __ATOMIC_ACQUIRE))
+		nap_ms(1);
+}
+
+static void *os_waiter(void *arg)
+{
+	struct timespec ts = deadline_ns(CLOCK_REALTIME, 200000000);
+	int e;
+
+	(void)arg;
+
+	pthread_mutex_lock(&FC.m);
+	__atomic_store_n(&os_in, 1, __ATOMIC_RELEASE);
+	e = pthread_cond_timedwait(&FC.c, &FC.m, &ts);
+	pthread_mutex_unlock(&FC.m);
+	if (__atomic_load_n(&os_child, __ATOMIC_ACQUIRE) == 0)
+		_exit(e == 0 ? 0 : 25);
+	return (void *)(intptr_t)e;
+}
+
+static void *os_signaller(void *arg)
+{
+	pthread_cond_signal(&FC.c);
+	return arg;
+}
+
+static void test_fork_from_a_handler_while_a_signal_to_its_wait_is_in_flight(void **state)
+{
+	struct sigaction sa, old;
+	pthread_t w, sg;
+	void *r;
+	int status;
+
+	(void)state;
+	fc_reset();
+	os_holding = os_release = os_in = 0;
+	os_child = -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = os_fork;
+	sigaction(SIGUSR1, &sa, &old);
+	pthread_create(&w, NULL, os_waiter, NULL);
+	pthread_mutex_lock(&FC.m);	/* queued once it let the mutex go */
+	while (!__atomic_load_n(&os_in, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_unlock(&FC.m);
+		nap_ms(1);
+		pthread_mutex_lock(&FC.m);
+	}
+	pthread_mutex_unlock(&FC.m);
+	__atomic_store_n(&os_armed, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&amutex__dropin_open_point, os_hold, __ATOMIC_RELEASE);
+	pthread_create(&sg, NULL, os_signaller, NULL);
+	while (!__atomic_load_n(&os_holding, __ATOMIC_ACQUIRE))
+		nap_ms(1);
+	pthread_kill(w, SIGUSR1);
+	while (__atomic_load_n(&os_child, __ATOMIC_ACQUIRE) < 0)
+		nap_ms(1);
+	__atomic_store_n(&os_release, 1, __ATOMIC_RELEASE);
+	pthread_join(sg, NULL);
+	__atomic_store_n(&amutex__dropin_open_point, NULL, __ATOMIC_RELEASE);
+	pthread_join(w, &r);
+	sigaction(SIGUSR1, &old, NULL);
+	assert_int_equal((int)(intptr_t)r, 0);	/* the parent's waiter had the signal */
+	waitpid(os_child, &status, 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(pthread_cond_destroy(&FC.c), 0);
+}
+
 static void test_child_of_a_fork_racing_pthread_cancel_can_wait(void **state)
 {
 	pthread_t f;
@@ -2110,6 +2203,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_fork_from_a_signal_handler_inside_a_cond_wait),
 #ifdef AMUTEX_TEST_SEAMS
 		cmocka_unit_test(test_child_of_a_fork_racing_pthread_cancel_can_wait),
+		cmocka_unit_test(test_fork_from_a_handler_while_a_signal_to_its_wait_is_in_flight),
 #endif
 		cmocka_unit_test(test_report_names_the_caller_of_cond_wait_for_a_relock),
 		cmocka_unit_test(test_report_to_stderr_survives_a_program_closing_stderr),

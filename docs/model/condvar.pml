@@ -297,29 +297,29 @@ inline small_unlock(id) {
 }
 
 /*
- * sleep_on (:528) of waiter me on word id while it is val; err: 0 or
- * ETIMEDOUT. The slot: publish (:252), unpublish (:258).
+ * sleep_on (:539) of waiter me on word id while it is val; err: 0 or
+ * ETIMEDOUT. The slot: publish (:263), unpublish (:269).
  */
 inline sleep_on(id, val) {
 	if
-	:: cancellable -> atomic { pub[me] = 1 }			/* :536 */
+	:: cancellable -> atomic { pub[me] = 1 }			/* :547 */
 	:: else
 	fi;
 	do
-	:: atomic { ACCW(id); v = (wd[id] == val) };			/* :537 */
+	:: atomic { ACCW(id); v = (wd[id] == val) };			/* :548 */
 		if
 		:: !v -> break
 		:: else
 		fi;
 		if
-		:: cancellable -> atomic { v = requested[me] };	/* :538 */
+		:: cancellable -> atomic { v = requested[me] };	/* :549 */
 			if
 			:: v -> break
 			:: else
 			fi
 		:: else
 		fi;
-		fwait(id, val, timed, err);				/* :539 */
+		fwait(id, val, timed, err);				/* :550 */
 		if
 		:: err == ETIMEDOUT -> break
 		:: else
@@ -328,13 +328,13 @@ inline sleep_on(id, val) {
 	atomic { v = 0; blk[me] = 0 };
 	if
 	:: cancellable ->
-		small_lock(W_SLOT + me);				/* :260 */
-		atomic { pub[me] = 0 };					/* :261 */
-		small_unlock(W_SLOT + me)				/* :262 */
+		small_lock(W_SLOT + me);				/* :271 */
+		atomic { pub[me] = 0 };					/* :272 */
+		small_unlock(W_SLOT + me)				/* :273 */
 	:: else
 	fi;
 	if
-	:: err != ETIMEDOUT -> err = 0					/* :543 */
+	:: err != ETIMEDOUT -> err = 0					/* :554 */
 	:: else
 	fi
 }
@@ -345,7 +345,7 @@ inline sleep_on(id, val) {
 #define CANCEL_KEEPS	skip
 #endif
 
-/* The relock (:613) and return (:615-622): the node is no longer there. */
+/* The relock (:624) and return (:626-633): the node is no longer there. */
 inline relock_and_return() {
 	atomic {
 		mtx == 0 -> mtx = me + 1;
@@ -353,7 +353,7 @@ inline relock_and_return() {
 		acted = cancel && !consumed;
 		if
 		:: !consumed -> skip
-		:: else -> err = 0					/* :622 */
+		:: else -> err = 0					/* :633 */
 		fi;
 		CANCEL_KEEPS;
 		timeout_keeps_wakeup = !(sigd[me] && !acted && err != 0);
@@ -492,40 +492,40 @@ inline baton(from) {
 }
 /* ==================== end of the baton ==================== */
 
-/* leave_list (:438): a WAITING node turned LEAVING unlinks itself. */
+/* leave_list (:449): a WAITING node turned LEAVING unlinks itself. */
 inline leave_list() {
-	small_lock(W_LIST);						/* :444 */
-	atomic { ACC; v = (head == me) };				/* :451 */
+	small_lock(W_LIST);						/* :455 */
+	atomic { ACC; v = (head == me) };				/* :462 */
 	if
-	:: v -> atomic { ACC; head = nnext[me]; v = 0 }			/* :452 */
+	:: v -> atomic { ACC; head = nnext[me]; v = 0 }			/* :463 */
 	:: else ->
-		atomic { p = nprev[me] };				/* :453 */
+		atomic { p = nprev[me] };				/* :464 */
 		if
-		:: p != NIL -> atomic { NODE(p); nnext[p] = nnext[me]; p = 0 }	/* :454 */
+		:: p != NIL -> atomic { NODE(p); nnext[p] = nnext[me]; p = 0 }	/* :465 */
 		:: else -> p = 0
 		fi
 	fi;
-	atomic { ACC; v = (tail == me) };				/* :455 */
+	atomic { ACC; v = (tail == me) };				/* :466 */
 	if
-	:: v -> atomic { ACC; tail = nprev[me]; v = 0 }			/* :456 */
+	:: v -> atomic { ACC; tail = nprev[me]; v = 0 }			/* :467 */
 	:: else ->
-		atomic { p = nnext[me] };				/* :457 */
+		atomic { p = nnext[me] };				/* :468 */
 		if
-		:: p != NIL -> atomic { NODE(p); nprev[p] = nprev[me]; p = 0 }	/* :458 */
+		:: p != NIL -> atomic { NODE(p); nprev[p] = nprev[me]; p = 0 }	/* :469 */
 		:: else -> p = 0
 		fi
 	fi;
-	atomic { v = notify[me] };					/* :459 */
+	atomic { v = notify[me] };					/* :470 */
 	if
-	:: v == 0 -> atomic { ACC; nwait-- }				/* :461 */
+	:: v == 0 -> atomic { ACC; nwait-- }				/* :472 */
 	:: else
 	fi;
-	small_unlock(W_LIST);						/* :462 */
+	small_unlock(W_LIST);						/* :473 */
 	if
-	:: v != 0 ->							/* :463 */
+	:: v != 0 ->							/* :474 */
 		atomic { STACKOF(v - 1); wd[W_LEAVE + v - 1]--; r = (wd[W_LEAVE + v - 1] == 0) };
 		if
-		:: r -> fwake1(W_LEAVE + v - 1)				/* :464 */
+		:: r -> fwake1(W_LEAVE + v - 1)				/* :475 */
 		:: else
 		fi;
 		atomic { r = 0; v = 0 }
@@ -533,54 +533,54 @@ inline leave_list() {
 	fi
 }
 
-/* amutex__dropin_cond_wait (:546), private; ends holding the mutex. */
+/* amutex__dropin_cond_wait (:557), private; ends holding the mutex. */
 inline cond_wait() {
-	atomic {	/* memset, state WAITING, barrier 2 (:557-570): its own stack */
+	atomic {	/* memset, state WAITING, barrier 2 (:568-581): its own stack */
 		inwait[me] = 1; gone[me] = 0; sigd[me] = 0;
 		nstate[me] = WAITING; wd[W_BAR + me] = 2;
 		nprev[me] = NIL; nnext[me] = NIL; notify[me] = 0
 	};
-	small_lock(W_LIST);						/* :571 */
-	atomic { ACC; nnext[me] = head };				/* :573 */
-	atomic { ACC; head = me };					/* :574 */
-	atomic { ACC; v = (tail == NIL) };				/* :575 */
+	small_lock(W_LIST);						/* :582 */
+	atomic { ACC; nnext[me] = head };				/* :584 */
+	atomic { ACC; head = me };					/* :585 */
+	atomic { ACC; v = (tail == NIL) };				/* :586 */
 	if
-	:: v -> atomic { ACC; tail = me; v = 0 }			/* :576 */
-	:: else -> atomic { p = nnext[me]; NODE(p); nprev[p] = me; p = 0 }	/* :578 */
+	:: v -> atomic { ACC; tail = me; v = 0 }			/* :587 */
+	:: else -> atomic { p = nnext[me]; NODE(p); nprev[p] = me; p = 0 }	/* :589 */
 	fi;
-	atomic { ACC; nwait++; queued[me] = 1; blk[me] = 1 };		/* :579 */
-	small_unlock(W_LIST);						/* :580 */
-	munlock(me);							/* :582 */
-	sleep_on(W_BAR + me, 2);					/* :586 */
-	atomic { cancel = cancellable && requested[me] };		/* :587 */
-	/* node_leave (:502) */
-	atomic {							/* :506 */
+	atomic { ACC; nwait++; queued[me] = 1; blk[me] = 1 };		/* :590 */
+	small_unlock(W_LIST);						/* :591 */
+	munlock(me);							/* :593 */
+	sleep_on(W_BAR + me, 2);					/* :597 */
+	atomic { cancel = cancellable && requested[me] };		/* :598 */
+	/* node_leave (:513) */
+	atomic {							/* :517 */
 		if
 		:: nstate[me] == WAITING -> nstate[me] = LEAVING; v = 1
 		:: else -> v = 0
 		fi
 	};
 	if
-	:: v -> v = 0; leave_list(); consumed = 0			/* :508 */
-	:: else -> small_lock(W_BAR + me); consumed = 1			/* :518 */
+	:: v -> v = 0; leave_list(); consumed = 0			/* :519 */
+	:: else -> small_lock(W_BAR + me); consumed = 1			/* :529 */
 	fi;
 	if
-	:: consumed -> baton(me)					/* :603 */
+	:: consumed -> baton(me)					/* :614 */
 	:: else
 	fi;
 	relock_and_return()
 }
 
-/* signal_nodes (:350) by signaller si; howmany: 1 (signal) or MAXW (broadcast). */
+/* signal_nodes (:361) by signaller si; howmany: 1 (signal) or MAXW (broadcast). */
 inline signal_nodes(howmany) {
-	atomic { ACC; v = (nwait != 0); n_ = howmany; insig[si] = 1; nsig[si] = 0 };	/* :355 */
+	atomic { ACC; v = (nwait != 0); n_ = howmany; insig[si] = 1; nsig[si] = 0 };	/* :366 */
 	if
 	:: v ->
-		small_lock(W_LIST);					/* :357 */
-		atomic { ACC; p = tail };				/* :359 */
+		small_lock(W_LIST);					/* :368 */
+		atomic { ACC; p = tail };				/* :370 */
 		do
 		:: n_ > 0 && p != NIL ->
-			atomic {					/* :362 */
+			atomic {					/* :373 */
 				NODE(p);
 				if
 				:: nstate[p] == WAITING ->
@@ -593,37 +593,37 @@ inline signal_nodes(howmany) {
 			};
 			if
 			:: !r ->
-				atomic { wd[W_LEAVE + si]++ };		/* :363 */
-				atomic { NODE(p); notify[p] = si + 1 }	/* :364 */
+				atomic { wd[W_LEAVE + si]++ };		/* :374 */
+				atomic { NODE(p); notify[p] = si + 1 }	/* :375 */
 			:: else -> r = 0; heap_link()
 			fi;
-			atomic { ACC; nwait-- };			/* :383 */
-			atomic { NODE(p); p = nprev[p] }		/* :359 */
+			atomic { ACC; nwait-- };			/* :394 */
+			atomic { NODE(p); p = nprev[p] }		/* :370 */
 		:: else -> break
 		od;
-		if							/* :386 */
+		if							/* :397 */
 		:: p != NIL ->
-			atomic { NODE(p); q = nnext[p] };		/* :387 */
+			atomic { NODE(p); q = nnext[p] };		/* :398 */
 			if
-			:: q != NIL -> atomic { NODE(q); nprev[q] = NIL }	/* :388 */
+			:: q != NIL -> atomic { NODE(q); nprev[q] = NIL }	/* :399 */
 			:: else
 			fi;
-			atomic { NODE(p); nnext[p] = NIL; q = 0 }	/* :389 */
-		:: else -> atomic { ACC; head = NIL }			/* :391 */
+			atomic { NODE(p); nnext[p] = NIL; q = 0 }	/* :400 */
+		:: else -> atomic { ACC; head = NIL }			/* :402 */
 		fi;
-		atomic { ACC; tail = p; p = 0; n_ = 0 };		/* :393 */
-		small_unlock(W_LIST);					/* :394 */
-		do							/* :397 */
+		atomic { ACC; tail = p; p = 0; n_ = 0 };		/* :404 */
+		small_unlock(W_LIST);					/* :405 */
+		do							/* :408 */
 		:: atomic { v = wd[W_LEAVE + si] };
 			if
 			:: v == 0 -> break
 			:: else
 			fi;
-			fwait(W_LEAVE + si, v, 0, e2);			/* :398 */
+			fwait(W_LEAVE + si, v, 0, e2);			/* :409 */
 			e2 = 0
 		od;
 		if
-		:: rt0 != NIL -> segment_check(); baton(NIL)		/* :402 */
+		:: rt0 != NIL -> segment_check(); baton(NIL)		/* :413 */
 		:: else
 		fi
 	:: else
@@ -642,23 +642,23 @@ inline signal_nodes(howmany) {
 #define cond_signal()    signal_nodes(1)
 #define cond_broadcast() signal_nodes(MAXW)
 
-/* pthread_cond_destroy (:299), private; r: 0 or EBUSY. */
+/* pthread_cond_destroy (:310), private; r: 0 or EBUSY. */
 inline cond_destroy() {
-	small_lock(W_LIST);						/* :307 */
-	atomic {							/* :308 */
+	small_lock(W_LIST);						/* :318 */
+	atomic {							/* :319 */
 		ACC;
 		r = (head != NIL -> EBUSY : 0);
 		destroy_busy_ok = (r == EBUSY || !BLOCKED_UNSIGNALLED);
 		assert(destroy_busy_ok)
 	};
-	small_unlock(W_LIST)						/* :309 */
+	small_unlock(W_LIST)						/* :320 */
 }
 
-/* pthread_cancel's poke (:222-238) of waiter t's barrier. */
+/* pthread_cancel's poke (:225-241) of waiter t's barrier. */
 inline poke(t) {
-	atomic { NODE(t); v = (wd[W_BAR + t] == 2); if :: v -> wd[W_BAR + t] = 3 :: else fi };	/* :233 */
+	atomic { NODE(t); v = (wd[W_BAR + t] == 2); if :: v -> wd[W_BAR + t] = 3 :: else fi };	/* :236 */
 	if
-	:: v -> fwake1(W_BAR + t)					/* :235 */
+	:: v -> fwake1(W_BAR + t)					/* :238 */
 	:: else
 	fi;
 	v = 0
@@ -700,22 +700,22 @@ never {
 
 #else /* SHARED */
 
-/* amutex__dropin_cond_wait (:546), process-shared; ends holding the mutex. */
+/* amutex__dropin_cond_wait (:557), process-shared; ends holding the mutex. */
 inline cond_wait() {
 	atomic { inwait[me] = 1; gone[me] = 0; sigd[me] = 0 };
-	atomic { ACC; wd[W_COUNT]++ };					/* :566 */
-	atomic { ACC; ws = wd[W_SEQ]; queued[me] = 1; blk[me] = 1 };	/* :567 */
-	munlock(me);							/* :582 */
-	sleep_on(W_SEQ, ws);						/* :584 */
-	atomic { cancel = cancellable && requested[me] };		/* :587 */
-	/* shared_leave (:472) */
-	atomic { ACC; consumed = (wd[W_SEQ] != ws) };			/* :475 */
-	atomic { ACC; nn = wd[W_COUNT] };				/* :476 */
+	atomic { ACC; wd[W_COUNT]++ };					/* :577 */
+	atomic { ACC; ws = wd[W_SEQ]; queued[me] = 1; blk[me] = 1 };	/* :578 */
+	munlock(me);							/* :593 */
+	sleep_on(W_SEQ, ws);						/* :595 */
+	atomic { cancel = cancellable && requested[me] };		/* :598 */
+	/* shared_leave (:483) */
+	atomic { ACC; consumed = (wd[W_SEQ] != ws) };			/* :486 */
+	atomic { ACC; nn = wd[W_COUNT] };				/* :487 */
 	if
-	:: cancel && consumed -> fwake1(W_SEQ)				/* :480 */
+	:: cancel && consumed -> fwake1(W_SEQ)				/* :491 */
 	:: else
 	fi;
-	do								/* :482-490 */
+	do								/* :493-501 */
 	:: atomic {
 		mm = CK(nn);
 		if
@@ -739,10 +739,10 @@ inline cond_wait() {
 	   fi
 	od;
 	if
-	:: CW(mm) == 0 && (mm & CD) -> fwake_all(W_COUNT)		/* :492 */
+	:: CW(mm) == 0 && (mm & CD) -> fwake_all(W_COUNT)		/* :503 */
 	:: else
 	fi;
-	atomic { consumed = consumed && !cancel; nn = 0; mm = 0; ws = 0 };	/* :589 */
+	atomic { consumed = consumed && !cancel; nn = 0; mm = 0; ws = 0 };	/* :600 */
 	relock_and_return()
 }
 
@@ -751,14 +751,14 @@ inline cond_wait() {
  * was in sleep_on (which one it wakes, the futex decides).
  */
 #define MARK_IF(t) if :: blk[t] -> sigd[t] = 1 :: else fi
-/* shared_wake (:313): all 0 (signal) or 1 (broadcast). */
+/* shared_wake (:324): all 0 (signal) or 1 (broadcast). */
 inline shared_wake(all) {
-	atomic { ACC; wd[W_SEQ]++; MARK_IF(0); MARK_IF(1); MARK_IF(2) };	/* :317 */
-	atomic { ACC; nn = wd[W_COUNT] };				/* :318 */
+	atomic { ACC; wd[W_SEQ]++; MARK_IF(0); MARK_IF(1); MARK_IF(2) };	/* :328 */
+	atomic { ACC; nn = wd[W_COUNT] };				/* :329 */
 	do
-	:: CW(nn) == 0 -> break						/* :322 */
+	:: CW(nn) == 0 -> break						/* :333 */
 	:: else ->
-		atomic {						/* :320-323 */
+		atomic {						/* :331-334 */
 			mm = (all -> CW(nn) : CK(nn) + (CK(nn) < CW(nn)));
 			ACC;
 			if
@@ -772,7 +772,7 @@ inline shared_wake(all) {
 		:: else
 		fi
 	od;
-	if								/* :326 */
+	if								/* :337 */
 	:: CW(nn) != 0 ->
 		if
 		:: all -> fwake_all(W_SEQ)
@@ -785,14 +785,14 @@ inline shared_wake(all) {
 #define cond_signal()    shared_wake(0)
 #define cond_broadcast() shared_wake(1)
 
-/* shared_destroy (:280); r: 0 or EBUSY. */
+/* shared_destroy (:291); r: 0 or EBUSY. */
 inline cond_destroy() {
-	atomic { ACC; nn = wd[W_COUNT]; v = BLOCKED_UNSIGNALLED };	/* :282 */
+	atomic { ACC; nn = wd[W_COUNT]; v = BLOCKED_UNSIGNALLED };	/* :293 */
 	do
-	:: CW(nn) == 0 -> r = 0; break					/* :285 */
-	:: CW(nn) != 0 && CW(nn) > CK(nn) -> r = EBUSY; break		/* :287 */
+	:: CW(nn) == 0 -> r = 0; break					/* :296 */
+	:: CW(nn) != 0 && CW(nn) > CK(nn) -> r = EBUSY; break		/* :298 */
 	:: CW(nn) != 0 && CW(nn) <= CK(nn) ->
-		atomic {						/* :289 */
+		atomic {						/* :300 */
 			ACC;
 			v = BLOCKED_UNSIGNALLED;
 			if
@@ -810,15 +810,15 @@ inline cond_destroy() {
 	if
 	:: ok ->
 		ok = 0;
-		atomic { ACC; wd[W_SEQ]++ };				/* :292 */
-		fwake_all(W_SEQ);					/* :293 */
-		do							/* :294 */
+		atomic { ACC; wd[W_SEQ]++ };				/* :303 */
+		fwake_all(W_SEQ);					/* :304 */
+		do							/* :305 */
 		:: atomic { ACC; nn = wd[W_COUNT] };
 			if
 			:: CW(nn) == 0 -> break
 			:: else
 			fi;
-			fwait(W_COUNT, nn, 0, e2);			/* :295 */
+			fwait(W_COUNT, nn, 0, e2);			/* :306 */
 			e2 = 0
 		od;
 		r = 0
@@ -827,10 +827,10 @@ inline cond_destroy() {
 	atomic { nn = 0; v = 0 }
 }
 
-/* pthread_cancel's poke (:229-232): c->seq += 1 and wake all. */
+/* pthread_cancel's poke (:232-235): c->seq += 1 and wake all. */
 inline poke(t) {
-	atomic { ACC; wd[W_SEQ]++ };					/* :231 */
-	fwake_all(W_SEQ)						/* :232 */
+	atomic { ACC; wd[W_SEQ]++ };					/* :234 */
+	fwake_all(W_SEQ)						/* :235 */
 }
 #endif /* SHARED */
 
@@ -949,14 +949,14 @@ out:
 proctype canceller(byte me; byte t)
 {
 	LOCALS;
-	atomic { requested[t] = 1 };					/* :222 */
-	small_lock(W_SLOT + t);						/* :223 */
-	atomic { v = pub[t] };						/* :225 */
+	atomic { requested[t] = 1 };					/* :225 */
+	small_lock(W_SLOT + t);						/* :226 */
+	atomic { v = pub[t] };						/* :228 */
 	if
 	:: v -> poke(t)
 	:: else
 	fi;
-	small_unlock(W_SLOT + t);					/* :238 */
+	small_unlock(W_SLOT + t);					/* :241 */
 	fin++
 }
 

@@ -56,8 +56,8 @@
  * the forking thread's own, when a signal handler forked inside its wait:
  * its node is dropped too, each node keeps the generation it queued in,
  * and that wait ends by its deadline, a cancellation or a spurious wake). The
- * list's lock carries its holder's fork generation (amutex__dropin_fork_gen,
- * +1 in each child): a thread that finds it held by an older generation
+ * list's lock carries its holder's fork generation (fork_gen, +1 in each
+ * child): a thread that finds it held by an older generation
  * takes it over, and the first to lock a list stamped with an older
  * generation empties it (list_lock). So a signal in the child goes to the
  * child's waiters and destroy says 0 once they are gone; glibc's condvar
@@ -127,6 +127,9 @@ void (*amutex__dropin_leaving_point)(void);
 #define small_lock   amutex__small_lock
 #define small_unlock amutex__small_unlock
 
+/* Forks this process descends from (+1 in each child, bits 0-29). */
+static uint32_t fork_gen;
+
 #define LIST_HELD    1u
 #define LIST_SLEPT   2u
 #define LIST_STATE   3u
@@ -144,7 +147,7 @@ void (*amutex__dropin_open_point)(void);
  */
 static void list_lock(struct pt_cond *c)
 {
-	uint32_t gen = __atomic_load_n(&amutex__dropin_fork_gen, __ATOMIC_RELAXED);
+	uint32_t gen = __atomic_load_n(&fork_gen, __ATOMIC_RELAXED);
 	uint32_t me = gen << 2, v = 0, take = LIST_HELD;
 	int spins = 0;
 
@@ -240,13 +243,21 @@ int pthread_cancel(pthread_t t)
 }
 
 /*
- * In the child of a fork (dropin.c's handler, one thread): a pthread_cancel
- * of the forking thread, in another thread that fork did not copy, may have
- * held this thread's slot lock; nobody will release it.
+ * In the child of a fork (one thread): every list lock held and list
+ * stamped before is of threads that fork did not copy (list_lock), and a
+ * pthread_cancel of the forking thread by one of them may have held this
+ * thread's slot lock, which nobody would release.
  */
-void amutex__dropin_cond_after_fork(void)
+static void child_after_fork(void)
 {
+	fork_gen = (fork_gen + 1) & 0x3fffffffu;
 	slot.lock = 0;
+}
+
+/* pthread_atfork allocates: at load, never on a wait. */
+__attribute__((constructor)) static void cond_init(void)
+{
+	pthread_atfork(NULL, NULL, child_after_fork);
 }
 
 static void publish(uint32_t *word, int how)
@@ -513,7 +524,7 @@ static int node_leave(struct waiting *w)
 	 * inside its wait: its signaller was another thread, not copied, so
 	 * nobody will open the barrier in this process.
 	 */
-	if (w->node.gen != __atomic_load_n(&amutex__dropin_fork_gen, __ATOMIC_RELAXED))
+	if (w->node.gen != __atomic_load_n(&fork_gen, __ATOMIC_RELAXED))
 		return 1;
 	small_lock(&w->node.barrier);
 	return 1;

@@ -102,14 +102,9 @@ void amutex__dropin_observe(struct pt_mutex *m, const void *site)
 	}
 }
 
-uint32_t amutex__dropin_fork_gen;
-
 static void child_after_fork(void)
 {
 	tid = 0;
-	/* One thread here: every list lock and node stamped before is another's. */
-	amutex__dropin_fork_gen = (amutex__dropin_fork_gen + 1) & 0x3fffffffu;
-	amutex__dropin_cond_after_fork();
 	urcu_bp_after_fork_child();
 }
 

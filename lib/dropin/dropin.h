@@ -43,15 +43,6 @@ static inline int pt_kind(const struct pt_mutex *m)
 }
 
 /*
- * Forks this process descends from (dropin.c, +1 in each child, bits 0-29):
- * a condvar's list lock held, or list stamped, with an older value is of
- * threads that fork did not copy (cond.c).
- */
-extern uint32_t amutex__dropin_fork_gen hidden;
-/* In the child of a fork: the calling thread's cancellation slot (cond.c). */
-hidden void amutex__dropin_cond_after_fork(void);
-
-/*
  * The small locks of the condvars: a waiter's barrier, a thread's
  * cancellation slot (0 free, 1 held, 2 held with sleepers, 3 poked: held).
  * Private futexes. (A list's lock is cond.c's list_lock.)

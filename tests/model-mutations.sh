@@ -294,14 +294,14 @@ EOF
 # waiter can still turn its detached node LEAVING.
 mutant cond_signal_marks_after_detaching condvar.pml "-DTIMED" "$CV" "$WF|$LOST|$TKEEP|$STACK" <<'EOF'
 s/:: nstate\[p\] == WAITING ->\n\t+nstate\[p\] = SIGNALED; sigd\[p\] = 1;/:: nstate[p] == WAITING ->\n\t\t\t\t\tsigd[p] = 1;/;
-s/(\t\tsmall_unlock\(W_LIST\);\t+\/\* :405 \*\/\n)/$1\t\tif\n\t\t:: rt0 != NIL -> atomic { NODE(rt0); nstate[rt0] = SIGNALED }\n\t\t:: else\n\t\tfi;\n/
+s/(\t\tsmall_unlock\(W_LIST\);\t+\/\* :373 \*\/\n)/$1\t\tif\n\t\t:: rt0 != NIL -> atomic { NODE(rt0); nstate[rt0] = SIGNALED }\n\t\t:: else\n\t\tfi;\n/
 EOF
 # A broadcast must take every node off the list: destroy right after it
 # returns 0 (POSIX's example).
 mutant cond_broadcast_takes_one condvar.pml "-DDESTROY" "$CV" 'assertion violated destroy_ok' <<'EOF'
 s/#define cond_broadcast\(\) signal_nodes\(MAXW\)/#define cond_broadcast() signal_nodes(1)/
 EOF
-# The signaller cuts the detached nodes off the ones that stay (:399).
+# The signaller cuts the detached nodes off the ones that stay (:367).
 mutant cond_split_keeps_newer_link condvar.pml "-DNW=3" "$CV" "$WF" <<'EOF'
 s/:: q != NIL -> atomic \{ NODE\(q\); nprev\[q\] = NIL \}/:: q != NIL -> skip/
 EOF
@@ -310,36 +310,36 @@ EOF
 # node under the list's lock; a signaller that detached it waits for that.
 mutant cond_leave_unlinks_without_lock condvar.pml "-DDESTROY -DTIMED" "$CV" "$WF" <<'EOF'
 s/(inline leave_list\(\) \{\n)\tsmall_lock\(W_LIST\);/$1\tskip;/;
-s/\tsmall_unlock\(W_LIST\);(\t+\/\* :473 \*\/)/\tskip;$1/
+s/\tsmall_unlock\(W_LIST\);(\t+\/\* :441 \*\/)/\tskip;$1/
 EOF
 mutant cond_leave_counts_off_twice condvar.pml "-DDESTROY -DTIMED" "$CV" "$WF" <<'EOF'
-s/:: v == 0 -> atomic \{ ACC; nwait-- \}(\t+\/\* :472 \*\/)/:: true -> atomic { ACC; nwait-- }$1/
+s/:: v == 0 -> atomic \{ ACC; nwait-- \}(\t+\/\* :440 \*\/)/:: true -> atomic { ACC; nwait-- }$1/
 EOF
 mutant cond_signal_does_not_wait_for_leaving condvar.pml "-DDESTROY -DTIMED" "$CV" "$CFREED" <<'EOF'
-s/fwait\(W_LEAVE \+ si, v, 0, e2\);(\t+\/\* :409 \*\/)/break;$1/
+s/fwait\(W_LEAVE \+ si, v, 0, e2\);(\t+\/\* :377 \*\/)/break;$1/
 EOF
-# The last of a signaller's LEAVING nodes to unlink wakes it (:475). The
+# The last of a signaller's LEAVING nodes to unlink wakes it (:443). The
 # signaller then sleeps for ever (all_return); the search meets it first
 # where it signalled under the mutex, and the leaver, which cannot relock,
 # is a waiter inside its wait with an item there (no_lost_wakeup).
 mutant cond_leaver_does_not_wake_signaller condvar.pml "-DTIMED" "$CV" "$LOST|all_return" <<'EOF'
-s/:: r -> fwake1\(W_LEAVE \+ v - 1\)(\t+\/\* :475 \*\/)/:: r -> skip$1/
+s/:: r -> fwake1\(W_LEAVE \+ v - 1\)(\t+\/\* :443 \*\/)/:: r -> skip$1/
 EOF
 mutant cond_timeout_returns_etimedout condvar.pml "-DTIMED" "$CV" "$TKEEP" <<'EOF'
-s/:: else -> err = 0(\t+\/\* :633 \*\/)/:: else -> skip$1/
+s/:: else -> err = 0(\t+\/\* :601 \*\/)/:: else -> skip$1/
 EOF
 
 # Cancellation: a waiter whose node was SIGNALED consumed a wake-up.
 mutant cond_cancelled_signalled_returns_cancelled condvar.pml "-DCANCEL" "$CV" "$CKEEP" <<'EOF'
-s/:: else -> small_lock\(W_BAR \+ me\); consumed = 1(\t+\/\* :529 \*\/)/:: else -> small_lock(W_BAR + me); consumed = !cancel$1/
+s/:: else -> small_lock\(W_BAR \+ me\); consumed = 1(\t+\/\* :497 \*\/)/:: else -> small_lock(W_BAR + me); consumed = !cancel$1/
 EOF
 mutant cond_cancelled_signalled_leaves_as_waiting condvar.pml "-DCANCEL" "$CV" "$WF|$CKEEP" <<'EOF'
 s/:: nstate\[me\] == WAITING -> nstate\[me\] = LEAVING; v = 1/:: nstate[me] == WAITING || cancel -> nstate[me] = LEAVING; v = 1/
 EOF
 # The slot's lock keeps a poke from landing on a node its waiter has left.
 mutant cond_unpublish_without_slot_lock condvar.pml "-DCANCEL" "$CV" "$STACK" <<'EOF'
-s/\t\tsmall_lock\(W_SLOT \+ me\);(\t+\/\* :271 \*\/)/\t\tskip;$1/;
-s/\t\tsmall_unlock\(W_SLOT \+ me\)(\t+\/\* :273 \*\/)/\t\tskip$1/
+s/\t\tsmall_lock\(W_SLOT \+ me\);(\t+\/\* :239 \*\/)/\t\tskip;$1/;
+s/\t\tsmall_unlock\(W_SLOT \+ me\)(\t+\/\* :241 \*\/)/\t\tskip$1/
 EOF
 
 # Destroy: EBUSY while a node is on the list, under the list's lock.
@@ -348,12 +348,12 @@ s/r = \(head != NIL -> EBUSY : 0\)/r = 0/
 EOF
 mutant cond_destroy_without_lock condvar.pml "-DDESTROY -DBUSY -DNW=1 -DTIMED" "$CV" "$CFREED" <<'EOF'
 s/(inline cond_destroy\(\) \{\n)\tsmall_lock\(W_LIST\);/$1\tskip;/;
-s/\tsmall_unlock\(W_LIST\)(\t+\/\* :320 \*\/)/\tskip$1/
+s/\tsmall_unlock\(W_LIST\)(\t+\/\* :288 \*\/)/\tskip$1/
 EOF
 
 # Process-shared.
 mutant cond_shared_reads_seq_after_unlock condvar.pml "-DSHARED" "$CV" "$LOST" <<'EOF'
-s/(\tatomic \{ ACC; ws = wd\[W_SEQ\]; queued\[me\] = 1; blk\[me\] = 1 \};\t+\/\* :578 \*\/\n)(\tmunlock\(me\);[^\n]*\n)/$2$1/
+s/(\tatomic \{ ACC; ws = wd\[W_SEQ\]; queued\[me\] = 1; blk\[me\] = 1 \};\t+\/\* :546 \*\/\n)(\tmunlock\(me\);[^\n]*\n)/$2$1/
 EOF
 mutant cond_shared_cancelled_does_not_pass_on condvar.pml "-DSHARED -DCANCEL" "$CV" "$LOST" <<'EOF'
 s/:: cancel && consumed -> fwake1\(W_SEQ\)/:: false -> fwake1(W_SEQ)/
@@ -363,7 +363,7 @@ s/:: CW\(nn\) != 0 && CW\(nn\) > CK\(nn\) -> r = EBUSY; break/:: false -> r = EB
 s/:: CW\(nn\) != 0 && CW\(nn\) <= CK\(nn\) ->/:: CW(nn) != 0 ->/
 EOF
 mutant cond_shared_destroy_does_not_wait condvar.pml "-DSHARED -DDESTROY" "$CV" "$CFREED" <<'EOF'
-s/fwait\(W_COUNT, nn, 0, e2\);(\t+\/\* :306 \*\/)/break;$1/
+s/fwait\(W_COUNT, nn, 0, e2\);(\t+\/\* :274 \*\/)/break;$1/
 EOF
 
 echo "$caught of $total mutants caught"

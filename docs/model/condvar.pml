@@ -5,7 +5,7 @@
  * with -DSHARED, the process-shared one (a sequence number and a count
  * word). One atomic block per access to shared memory (the condvar, a
  * node, a signaller's `leaving`, a thread's cancellation slot), with the
- * thread-local computation next to it. The small locks (dropin.h:51-74)
+ * thread-local computation next to it. The small locks (dropin.h:56-88)
  * are modelled as they are, futex and all: the list's lock, each node's
  * barrier (2 closed and slept on, 0 open, 1 taken, 3 poked), each thread's
  * slot lock. Abstract: the mutex (a blocking test-and-set; its protocol is
@@ -250,7 +250,7 @@ inline fwait(id, val, timed, e) {
 	fi
 }
 
-/* amutex__small_lock (dropin.h:51): 0 free, 1 held, 2 held with sleepers. */
+/* amutex__small_lock (dropin.h:56, generation 0): 0 free, 1 held, 2 held with sleepers. */
 inline small_lock(id) {
 	atomic {
 		ACCW(id);
@@ -287,7 +287,7 @@ inline small_lock(id) {
 	ok = 0
 }
 
-/* amutex__small_unlock (dropin.h:72): after the store, only the wake. */
+/* amutex__small_unlock (dropin.h:84): after the store, only the wake. */
 inline small_unlock(id) {
 	atomic { ACCW(id); nb = (wd[id] == 2); wd[id] = 0 };
 	if
@@ -297,29 +297,29 @@ inline small_unlock(id) {
 }
 
 /*
- * sleep_on (:539) of waiter me on word id while it is val; err: 0 or
- * ETIMEDOUT. The slot: publish (:263), unpublish (:269).
+ * sleep_on (:507) of waiter me on word id while it is val; err: 0 or
+ * ETIMEDOUT. The slot: publish (:231), unpublish (:237).
  */
 inline sleep_on(id, val) {
 	if
-	:: cancellable -> atomic { pub[me] = 1 }			/* :547 */
+	:: cancellable -> atomic { pub[me] = 1 }			/* :515 */
 	:: else
 	fi;
 	do
-	:: atomic { ACCW(id); v = (wd[id] == val) };			/* :548 */
+	:: atomic { ACCW(id); v = (wd[id] == val) };			/* :516 */
 		if
 		:: !v -> break
 		:: else
 		fi;
 		if
-		:: cancellable -> atomic { v = requested[me] };	/* :549 */
+		:: cancellable -> atomic { v = requested[me] };	/* :517 */
 			if
 			:: v -> break
 			:: else
 			fi
 		:: else
 		fi;
-		fwait(id, val, timed, err);				/* :550 */
+		fwait(id, val, timed, err);				/* :518 */
 		if
 		:: err == ETIMEDOUT -> break
 		:: else
@@ -328,13 +328,13 @@ inline sleep_on(id, val) {
 	atomic { v = 0; blk[me] = 0 };
 	if
 	:: cancellable ->
-		small_lock(W_SLOT + me);				/* :271 */
-		atomic { pub[me] = 0 };					/* :272 */
-		small_unlock(W_SLOT + me)				/* :273 */
+		small_lock(W_SLOT + me);				/* :239 */
+		atomic { pub[me] = 0 };					/* :240 */
+		small_unlock(W_SLOT + me)				/* :241 */
 	:: else
 	fi;
 	if
-	:: err != ETIMEDOUT -> err = 0					/* :554 */
+	:: err != ETIMEDOUT -> err = 0					/* :522 */
 	:: else
 	fi
 }
@@ -345,7 +345,7 @@ inline sleep_on(id, val) {
 #define CANCEL_KEEPS	skip
 #endif
 
-/* The relock (:624) and return (:626-633): the node is no longer there. */
+/* The relock (:592) and return (:594-601): the node is no longer there. */
 inline relock_and_return() {
 	atomic {
 		mtx == 0 -> mtx = me + 1;
@@ -353,7 +353,7 @@ inline relock_and_return() {
 		acted = cancel && !consumed;
 		if
 		:: !consumed -> skip
-		:: else -> err = 0					/* :633 */
+		:: else -> err = 0					/* :601 */
 		fi;
 		CANCEL_KEEPS;
 		timeout_keeps_wakeup = !(sigd[me] && !acted && err != 0);
@@ -492,40 +492,40 @@ inline baton(from) {
 }
 /* ==================== end of the baton ==================== */
 
-/* leave_list (:449): a WAITING node turned LEAVING unlinks itself. */
+/* leave_list (:417): a WAITING node turned LEAVING unlinks itself. */
 inline leave_list() {
-	small_lock(W_LIST);						/* :455 */
-	atomic { ACC; v = (head == me) };				/* :462 */
+	small_lock(W_LIST);						/* :423 */
+	atomic { ACC; v = (head == me) };				/* :430 */
 	if
-	:: v -> atomic { ACC; head = nnext[me]; v = 0 }			/* :463 */
+	:: v -> atomic { ACC; head = nnext[me]; v = 0 }			/* :431 */
 	:: else ->
-		atomic { p = nprev[me] };				/* :464 */
+		atomic { p = nprev[me] };				/* :432 */
 		if
-		:: p != NIL -> atomic { NODE(p); nnext[p] = nnext[me]; p = 0 }	/* :465 */
+		:: p != NIL -> atomic { NODE(p); nnext[p] = nnext[me]; p = 0 }	/* :433 */
 		:: else -> p = 0
 		fi
 	fi;
-	atomic { ACC; v = (tail == me) };				/* :466 */
+	atomic { ACC; v = (tail == me) };				/* :434 */
 	if
-	:: v -> atomic { ACC; tail = nprev[me]; v = 0 }			/* :467 */
+	:: v -> atomic { ACC; tail = nprev[me]; v = 0 }			/* :435 */
 	:: else ->
-		atomic { p = nnext[me] };				/* :468 */
+		atomic { p = nnext[me] };				/* :436 */
 		if
-		:: p != NIL -> atomic { NODE(p); nprev[p] = nprev[me]; p = 0 }	/* :469 */
+		:: p != NIL -> atomic { NODE(p); nprev[p] = nprev[me]; p = 0 }	/* :437 */
 		:: else -> p = 0
 		fi
 	fi;
-	atomic { v = notify[me] };					/* :470 */
+	atomic { v = notify[me] };					/* :438 */
 	if
-	:: v == 0 -> atomic { ACC; nwait-- }				/* :472 */
+	:: v == 0 -> atomic { ACC; nwait-- }				/* :440 */
 	:: else
 	fi;
-	small_unlock(W_LIST);						/* :473 */
+	small_unlock(W_LIST);						/* :441 */
 	if
-	:: v != 0 ->							/* :474 */
+	:: v != 0 ->							/* :442 */
 		atomic { STACKOF(v - 1); wd[W_LEAVE + v - 1]--; r = (wd[W_LEAVE + v - 1] == 0) };
 		if
-		:: r -> fwake1(W_LEAVE + v - 1)				/* :475 */
+		:: r -> fwake1(W_LEAVE + v - 1)				/* :443 */
 		:: else
 		fi;
 		atomic { r = 0; v = 0 }
@@ -533,54 +533,54 @@ inline leave_list() {
 	fi
 }
 
-/* amutex__dropin_cond_wait (:557), private; ends holding the mutex. */
+/* amutex__dropin_cond_wait (:525), private; ends holding the mutex. */
 inline cond_wait() {
-	atomic {	/* memset, state WAITING, barrier 2 (:568-581): its own stack */
+	atomic {	/* memset, state WAITING, barrier 2 (:536-549): its own stack */
 		inwait[me] = 1; gone[me] = 0; sigd[me] = 0;
 		nstate[me] = WAITING; wd[W_BAR + me] = 2;
 		nprev[me] = NIL; nnext[me] = NIL; notify[me] = 0
 	};
-	small_lock(W_LIST);						/* :582 */
-	atomic { ACC; nnext[me] = head };				/* :584 */
-	atomic { ACC; head = me };					/* :585 */
-	atomic { ACC; v = (tail == NIL) };				/* :586 */
+	small_lock(W_LIST);						/* :550 */
+	atomic { ACC; nnext[me] = head };				/* :552 */
+	atomic { ACC; head = me };					/* :553 */
+	atomic { ACC; v = (tail == NIL) };				/* :554 */
 	if
-	:: v -> atomic { ACC; tail = me; v = 0 }			/* :587 */
-	:: else -> atomic { p = nnext[me]; NODE(p); nprev[p] = me; p = 0 }	/* :589 */
+	:: v -> atomic { ACC; tail = me; v = 0 }			/* :555 */
+	:: else -> atomic { p = nnext[me]; NODE(p); nprev[p] = me; p = 0 }	/* :557 */
 	fi;
-	atomic { ACC; nwait++; queued[me] = 1; blk[me] = 1 };		/* :590 */
-	small_unlock(W_LIST);						/* :591 */
-	munlock(me);							/* :593 */
-	sleep_on(W_BAR + me, 2);					/* :597 */
-	atomic { cancel = cancellable && requested[me] };		/* :598 */
-	/* node_leave (:513) */
-	atomic {							/* :517 */
+	atomic { ACC; nwait++; queued[me] = 1; blk[me] = 1 };		/* :558 */
+	small_unlock(W_LIST);						/* :559 */
+	munlock(me);							/* :561 */
+	sleep_on(W_BAR + me, 2);					/* :565 */
+	atomic { cancel = cancellable && requested[me] };		/* :566 */
+	/* node_leave (:481) */
+	atomic {							/* :485 */
 		if
 		:: nstate[me] == WAITING -> nstate[me] = LEAVING; v = 1
 		:: else -> v = 0
 		fi
 	};
 	if
-	:: v -> v = 0; leave_list(); consumed = 0			/* :519 */
-	:: else -> small_lock(W_BAR + me); consumed = 1			/* :529 */
+	:: v -> v = 0; leave_list(); consumed = 0			/* :487 */
+	:: else -> small_lock(W_BAR + me); consumed = 1			/* :497 */
 	fi;
 	if
-	:: consumed -> baton(me)					/* :614 */
+	:: consumed -> baton(me)					/* :582 */
 	:: else
 	fi;
 	relock_and_return()
 }
 
-/* signal_nodes (:361) by signaller si; howmany: 1 (signal) or MAXW (broadcast). */
+/* signal_nodes (:329) by signaller si; howmany: 1 (signal) or MAXW (broadcast). */
 inline signal_nodes(howmany) {
-	atomic { ACC; v = (nwait != 0); n_ = howmany; insig[si] = 1; nsig[si] = 0 };	/* :366 */
+	atomic { ACC; v = (nwait != 0); n_ = howmany; insig[si] = 1; nsig[si] = 0 };	/* :334 */
 	if
 	:: v ->
-		small_lock(W_LIST);					/* :368 */
-		atomic { ACC; p = tail };				/* :370 */
+		small_lock(W_LIST);					/* :336 */
+		atomic { ACC; p = tail };				/* :338 */
 		do
 		:: n_ > 0 && p != NIL ->
-			atomic {					/* :373 */
+			atomic {					/* :341 */
 				NODE(p);
 				if
 				:: nstate[p] == WAITING ->
@@ -593,37 +593,37 @@ inline signal_nodes(howmany) {
 			};
 			if
 			:: !r ->
-				atomic { wd[W_LEAVE + si]++ };		/* :374 */
-				atomic { NODE(p); notify[p] = si + 1 }	/* :375 */
+				atomic { wd[W_LEAVE + si]++ };		/* :342 */
+				atomic { NODE(p); notify[p] = si + 1 }	/* :343 */
 			:: else -> r = 0; heap_link()
 			fi;
-			atomic { ACC; nwait-- };			/* :394 */
-			atomic { NODE(p); p = nprev[p] }		/* :370 */
+			atomic { ACC; nwait-- };			/* :362 */
+			atomic { NODE(p); p = nprev[p] }		/* :338 */
 		:: else -> break
 		od;
-		if							/* :397 */
+		if							/* :365 */
 		:: p != NIL ->
-			atomic { NODE(p); q = nnext[p] };		/* :398 */
+			atomic { NODE(p); q = nnext[p] };		/* :366 */
 			if
-			:: q != NIL -> atomic { NODE(q); nprev[q] = NIL }	/* :399 */
+			:: q != NIL -> atomic { NODE(q); nprev[q] = NIL }	/* :367 */
 			:: else
 			fi;
-			atomic { NODE(p); nnext[p] = NIL; q = 0 }	/* :400 */
-		:: else -> atomic { ACC; head = NIL }			/* :402 */
+			atomic { NODE(p); nnext[p] = NIL; q = 0 }	/* :368 */
+		:: else -> atomic { ACC; head = NIL }			/* :370 */
 		fi;
-		atomic { ACC; tail = p; p = 0; n_ = 0 };		/* :404 */
-		small_unlock(W_LIST);					/* :405 */
-		do							/* :408 */
+		atomic { ACC; tail = p; p = 0; n_ = 0 };		/* :372 */
+		small_unlock(W_LIST);					/* :373 */
+		do							/* :376 */
 		:: atomic { v = wd[W_LEAVE + si] };
 			if
 			:: v == 0 -> break
 			:: else
 			fi;
-			fwait(W_LEAVE + si, v, 0, e2);			/* :409 */
+			fwait(W_LEAVE + si, v, 0, e2);			/* :377 */
 			e2 = 0
 		od;
 		if
-		:: rt0 != NIL -> segment_check(); baton(NIL)		/* :413 */
+		:: rt0 != NIL -> segment_check(); baton(NIL)		/* :381 */
 		:: else
 		fi
 	:: else
@@ -642,23 +642,23 @@ inline signal_nodes(howmany) {
 #define cond_signal()    signal_nodes(1)
 #define cond_broadcast() signal_nodes(MAXW)
 
-/* pthread_cond_destroy (:310), private; r: 0 or EBUSY. */
+/* pthread_cond_destroy (:278), private; r: 0 or EBUSY. */
 inline cond_destroy() {
-	small_lock(W_LIST);						/* :318 */
-	atomic {							/* :319 */
+	small_lock(W_LIST);						/* :286 */
+	atomic {							/* :287 */
 		ACC;
 		r = (head != NIL -> EBUSY : 0);
 		destroy_busy_ok = (r == EBUSY || !BLOCKED_UNSIGNALLED);
 		assert(destroy_busy_ok)
 	};
-	small_unlock(W_LIST)						/* :320 */
+	small_unlock(W_LIST)						/* :288 */
 }
 
-/* pthread_cancel's poke (:225-241) of waiter t's barrier. */
+/* pthread_cancel's poke (:193-209) of waiter t's barrier. */
 inline poke(t) {
-	atomic { NODE(t); v = (wd[W_BAR + t] == 2); if :: v -> wd[W_BAR + t] = 3 :: else fi };	/* :236 */
+	atomic { NODE(t); v = (wd[W_BAR + t] == 2); if :: v -> wd[W_BAR + t] = 3 :: else fi };	/* :204 */
 	if
-	:: v -> fwake1(W_BAR + t)					/* :238 */
+	:: v -> fwake1(W_BAR + t)					/* :206 */
 	:: else
 	fi;
 	v = 0
@@ -700,22 +700,22 @@ never {
 
 #else /* SHARED */
 
-/* amutex__dropin_cond_wait (:557), process-shared; ends holding the mutex. */
+/* amutex__dropin_cond_wait (:525), process-shared; ends holding the mutex. */
 inline cond_wait() {
 	atomic { inwait[me] = 1; gone[me] = 0; sigd[me] = 0 };
-	atomic { ACC; wd[W_COUNT]++ };					/* :577 */
-	atomic { ACC; ws = wd[W_SEQ]; queued[me] = 1; blk[me] = 1 };	/* :578 */
-	munlock(me);							/* :593 */
-	sleep_on(W_SEQ, ws);						/* :595 */
-	atomic { cancel = cancellable && requested[me] };		/* :598 */
-	/* shared_leave (:483) */
-	atomic { ACC; consumed = (wd[W_SEQ] != ws) };			/* :486 */
-	atomic { ACC; nn = wd[W_COUNT] };				/* :487 */
+	atomic { ACC; wd[W_COUNT]++ };					/* :545 */
+	atomic { ACC; ws = wd[W_SEQ]; queued[me] = 1; blk[me] = 1 };	/* :546 */
+	munlock(me);							/* :561 */
+	sleep_on(W_SEQ, ws);						/* :563 */
+	atomic { cancel = cancellable && requested[me] };		/* :566 */
+	/* shared_leave (:451) */
+	atomic { ACC; consumed = (wd[W_SEQ] != ws) };			/* :454 */
+	atomic { ACC; nn = wd[W_COUNT] };				/* :455 */
 	if
-	:: cancel && consumed -> fwake1(W_SEQ)				/* :491 */
+	:: cancel && consumed -> fwake1(W_SEQ)				/* :459 */
 	:: else
 	fi;
-	do								/* :493-501 */
+	do								/* :461-469 */
 	:: atomic {
 		mm = CK(nn);
 		if
@@ -739,10 +739,10 @@ inline cond_wait() {
 	   fi
 	od;
 	if
-	:: CW(mm) == 0 && (mm & CD) -> fwake_all(W_COUNT)		/* :503 */
+	:: CW(mm) == 0 && (mm & CD) -> fwake_all(W_COUNT)		/* :471 */
 	:: else
 	fi;
-	atomic { consumed = consumed && !cancel; nn = 0; mm = 0; ws = 0 };	/* :600 */
+	atomic { consumed = consumed && !cancel; nn = 0; mm = 0; ws = 0 };	/* :568 */
 	relock_and_return()
 }
 
@@ -751,14 +751,14 @@ inline cond_wait() {
  * was in sleep_on (which one it wakes, the futex decides).
  */
 #define MARK_IF(t) if :: blk[t] -> sigd[t] = 1 :: else fi
-/* shared_wake (:324): all 0 (signal) or 1 (broadcast). */
+/* shared_wake (:292): all 0 (signal) or 1 (broadcast). */
 inline shared_wake(all) {
-	atomic { ACC; wd[W_SEQ]++; MARK_IF(0); MARK_IF(1); MARK_IF(2) };	/* :328 */
-	atomic { ACC; nn = wd[W_COUNT] };				/* :329 */
+	atomic { ACC; wd[W_SEQ]++; MARK_IF(0); MARK_IF(1); MARK_IF(2) };	/* :296 */
+	atomic { ACC; nn = wd[W_COUNT] };				/* :297 */
 	do
-	:: CW(nn) == 0 -> break						/* :333 */
+	:: CW(nn) == 0 -> break						/* :301 */
 	:: else ->
-		atomic {						/* :331-334 */
+		atomic {						/* :299-302 */
 			mm = (all -> CW(nn) : CK(nn) + (CK(nn) < CW(nn)));
 			ACC;
 			if
@@ -772,7 +772,7 @@ inline shared_wake(all) {
 		:: else
 		fi
 	od;
-	if								/* :337 */
+	if								/* :305 */
 	:: CW(nn) != 0 ->
 		if
 		:: all -> fwake_all(W_SEQ)
@@ -785,14 +785,14 @@ inline shared_wake(all) {
 #define cond_signal()    shared_wake(0)
 #define cond_broadcast() shared_wake(1)
 
-/* shared_destroy (:291); r: 0 or EBUSY. */
+/* shared_destroy (:259); r: 0 or EBUSY. */
 inline cond_destroy() {
-	atomic { ACC; nn = wd[W_COUNT]; v = BLOCKED_UNSIGNALLED };	/* :293 */
+	atomic { ACC; nn = wd[W_COUNT]; v = BLOCKED_UNSIGNALLED };	/* :261 */
 	do
-	:: CW(nn) == 0 -> r = 0; break					/* :296 */
-	:: CW(nn) != 0 && CW(nn) > CK(nn) -> r = EBUSY; break		/* :298 */
+	:: CW(nn) == 0 -> r = 0; break					/* :264 */
+	:: CW(nn) != 0 && CW(nn) > CK(nn) -> r = EBUSY; break		/* :266 */
 	:: CW(nn) != 0 && CW(nn) <= CK(nn) ->
-		atomic {						/* :300 */
+		atomic {						/* :268 */
 			ACC;
 			v = BLOCKED_UNSIGNALLED;
 			if
@@ -810,15 +810,15 @@ inline cond_destroy() {
 	if
 	:: ok ->
 		ok = 0;
-		atomic { ACC; wd[W_SEQ]++ };				/* :303 */
-		fwake_all(W_SEQ);					/* :304 */
-		do							/* :305 */
+		atomic { ACC; wd[W_SEQ]++ };				/* :271 */
+		fwake_all(W_SEQ);					/* :272 */
+		do							/* :273 */
 		:: atomic { ACC; nn = wd[W_COUNT] };
 			if
 			:: CW(nn) == 0 -> break
 			:: else
 			fi;
-			fwait(W_COUNT, nn, 0, e2);			/* :306 */
+			fwait(W_COUNT, nn, 0, e2);			/* :274 */
 			e2 = 0
 		od;
 		r = 0
@@ -827,10 +827,10 @@ inline cond_destroy() {
 	atomic { nn = 0; v = 0 }
 }
 
-/* pthread_cancel's poke (:232-235): c->seq += 1 and wake all. */
+/* pthread_cancel's poke (:200-203): c->seq += 1 and wake all. */
 inline poke(t) {
-	atomic { ACC; wd[W_SEQ]++ };					/* :234 */
-	fwake_all(W_SEQ)						/* :235 */
+	atomic { ACC; wd[W_SEQ]++ };					/* :202 */
+	fwake_all(W_SEQ)						/* :203 */
 }
 #endif /* SHARED */
 
@@ -949,14 +949,14 @@ out:
 proctype canceller(byte me; byte t)
 {
 	LOCALS;
-	atomic { requested[t] = 1 };					/* :225 */
-	small_lock(W_SLOT + t);						/* :226 */
-	atomic { v = pub[t] };						/* :228 */
+	atomic { requested[t] = 1 };					/* :193 */
+	small_lock(W_SLOT + t);						/* :194 */
+	atomic { v = pub[t] };						/* :196 */
 	if
 	:: v -> poke(t)
 	:: else
 	fi;
-	small_unlock(W_SLOT + t);					/* :241 */
+	small_unlock(W_SLOT + t);					/* :209 */
 	fin++
 }
 

@@ -130,10 +130,6 @@ void (*amutex__dropin_leaving_point)(void);
 /* Forks this process descends from (+1 in each child, bits 0-29). */
 static uint32_t fork_gen;
 
-#define LIST_HELD    1u
-#define LIST_SLEPT   2u
-#define LIST_STATE   3u
-
 #ifdef AMUTEX_TEST_SEAMS
 void (*amutex__dropin_list_point)(void);
 void (*amutex__dropin_cancel_point)(void);
@@ -141,40 +137,16 @@ void (*amutex__dropin_open_point)(void);
 #endif
 
 /*
- * list_lock: the list's lock (a small lock whose bits 2-31 name the fork
- * generation of its holder), then, in a child of a fork, drop the nodes
- * queued before it: their threads were not copied.
+ * list_lock: the list's lock, a small lock held in this process's fork
+ * generation; then, in a child of a fork, drop the nodes queued before
+ * it: their threads were not copied.
  */
 static void list_lock(struct pt_cond *c)
 {
 	uint32_t gen = __atomic_load_n(&fork_gen, __ATOMIC_RELAXED);
-	uint32_t me = gen << 2, v = 0, take = LIST_HELD;
-	int spins = 0;
 
-	for (;;) {
-		if (!(v & LIST_STATE)) {
-			if (cas(&c->lock, &v, me | take))
-				break;
-			continue;			/* v: what it is now */
-		}
-		if ((v & ~LIST_STATE) != me) {
-			/* Held since before a fork: its holder is not in this process. */
-			if (cas(&c->lock, &v, me | take)) {
-				DSTEP(LIST_LOCK_TAKEN_OVER);
-				break;
-			}
-			continue;
-		}
-		if ((v & LIST_STATE) == LIST_HELD && spins++ < 100) {
-			amutex__cpu_relax();
-			v = load(&c->lock);
-			continue;
-		}
-		take = LIST_SLEPT;	/* others may sleep too: the unlock must wake */
-		if ((v & LIST_STATE) == LIST_SLEPT || cas(&c->lock, &v, me | LIST_SLEPT))
-			amutex__futex_wait(&c->lock, me | LIST_SLEPT, NULL, 0);
-		v = load(&c->lock);
-	}
+	if (amutex__small_lock_gen(&c->lock, gen << 2))
+		DSTEP(LIST_LOCK_TAKEN_OVER);
 	if (c->gen != gen) {
 		if (c->head)
 			DSTEP(PHANTOM_UNLINKED);
@@ -184,11 +156,7 @@ static void list_lock(struct pt_cond *c)
 	}
 }
 
-static void list_unlock(struct pt_cond *c)
-{
-	if ((__atomic_exchange_n(&c->lock, 0, __ATOMIC_SEQ_CST) & LIST_STATE) == LIST_SLEPT)
-		amutex__futex_wake(&c->lock, 1, 0);
-}
+#define list_unlock(c) small_unlock(&(c)->lock)
 
 /*
  * The cancellation slot of each thread: the futex word it sleeps on in a

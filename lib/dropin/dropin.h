@@ -44,33 +44,46 @@ static inline int pt_kind(const struct pt_mutex *m)
 
 /*
  * The small locks of the condvars: a waiter's barrier, a thread's
- * cancellation slot (0 free, 1 held, 2 held with sleepers, 3 poked: held).
- * Private futexes. (A list's lock is cond.c's list_lock.)
+ * cancellation slot, a list's lock. Bits 0-1: 0 free, 1 held, 2 held with
+ * sleepers, 3 poked (a barrier: held); bits 2-31: the holder's fork
+ * generation, `gen` (0 but for a list's lock: cond.c). A lock held by
+ * another generation is taken over: its holder is not in this process.
+ * Returns 1 when it took the lock over. Private futexes.
  */
-static inline void amutex__small_lock(uint32_t *l)
+#define SMALL_STATE 3u
+#define SMALL_HELD_BY(c, gen) (((c) & SMALL_STATE) != 0 && ((c) & ~SMALL_STATE) == (gen))
+
+static inline int amutex__small_lock_gen(uint32_t *l, uint32_t gen)
 {
 	uint32_t c = 0;
 
-	if (__atomic_compare_exchange_n(l, &c, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-		return;
-	for (int i = 0; i < 100 && c == 1; i++) {
+	if (__atomic_compare_exchange_n(l, &c, gen | 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		return 0;
+	for (int i = 0; i < 100 && c == (gen | 1); i++) {
 		amutex__cpu_relax();
 		c = 0;
-		if (__atomic_compare_exchange_n(l, &c, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-			return;
+		if (__atomic_compare_exchange_n(l, &c, gen | 1, 0, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			return 0;
 	}
-	if (c != 2)
-		c = __atomic_exchange_n(l, 2, __ATOMIC_SEQ_CST);
-	while (c != 0) {
-		amutex__futex_wait(l, 2, NULL, 0);
-		c = __atomic_exchange_n(l, 2, __ATOMIC_SEQ_CST);
+	if (c != (gen | 2))
+		c = __atomic_exchange_n(l, gen | 2, __ATOMIC_SEQ_CST);
+	while (SMALL_HELD_BY(c, gen)) {
+		amutex__futex_wait(l, gen | 2, NULL, 0);
+		c = __atomic_exchange_n(l, gen | 2, __ATOMIC_SEQ_CST);
 	}
+	return (c & SMALL_STATE) != 0;
+}
+
+static inline void amutex__small_lock(uint32_t *l)
+{
+	(void)amutex__small_lock_gen(l, 0);
 }
 
 /* After the store, only the wake: l may be gone once it is open. */
 static inline void amutex__small_unlock(uint32_t *l)
 {
-	if (__atomic_exchange_n(l, 0, __ATOMIC_SEQ_CST) == 2)
+	if ((__atomic_exchange_n(l, 0, __ATOMIC_SEQ_CST) & SMALL_STATE) == 2)
 		amutex__futex_wake(l, 1, 0);
 }
 

@@ -1424,6 +1424,20 @@ static void *fc_child_waiter(void *arg)
 	return arg;
 }
 
+/*
+ * Lock FC.m once *count (written under it) reaches n: waiters that counted
+ * themselves in are inside their wait, which alone lets the mutex go.
+ */
+static void fc_lock_when(const int *count, int n)
+{
+	pthread_mutex_lock(&FC.m);
+	while (*count < n) {
+		pthread_mutex_unlock(&FC.m);
+		nap_ms(1);
+		pthread_mutex_lock(&FC.m);
+	}
+}
+
 /* In the child: 0, or which step failed. A hang ends by SIGALRM. */
 static int fc_child(int expect_takeover)
 {
@@ -1432,12 +1446,7 @@ static int fc_child(int expect_takeover)
 	alarm(30);
 	if (pthread_create(&w, NULL, fc_child_waiter, NULL) != 0)
 		return 20;
-	pthread_mutex_lock(&FC.m);
-	while (!FC.child_in) {		/* it releases the mutex only inside its wait */
-		pthread_mutex_unlock(&FC.m);
-		nap_ms(1);
-		pthread_mutex_lock(&FC.m);
-	}
+	fc_lock_when(&FC.child_in, 1);
 	FC.child_go = 1;
 	pthread_cond_signal(&FC.c);	/* one signal: must reach the child's waiter */
 	pthread_mutex_unlock(&FC.m);
@@ -1456,16 +1465,38 @@ static int fc_child(int expect_takeover)
 }
 
 #ifdef AMUTEX_TEST_SEAMS
-static int fc_armed, fc_holding, fc_release;
+/*
+ * A gate for the drop-in's pause points: the first thread to reach the
+ * point it is armed on stops there (once) until gate_open().
+ */
+static struct { int armed, holding, release; } gate;
 
-/* The pause point inside signal's hold of the list's lock: once. */
-static void fc_hold_list(void)
+static void gate_hold(void)
 {
-	if (!__atomic_exchange_n(&fc_armed, 0, __ATOMIC_ACQ_REL))
+	if (!__atomic_exchange_n(&gate.armed, 0, __ATOMIC_ACQ_REL))
 		return;
-	__atomic_store_n(&fc_holding, 1, __ATOMIC_RELEASE);
-	while (!__atomic_load_n(&fc_release, __ATOMIC_ACQUIRE))
+	__atomic_store_n(&gate.holding, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&gate.release, __ATOMIC_ACQUIRE))
 		nap_ms(1);
+}
+
+static void gate_arm(void (**point)(void))
+{
+	gate.holding = gate.release = 0;
+	__atomic_store_n(&gate.armed, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(point, gate_hold, __ATOMIC_RELEASE);
+}
+
+/* Until a thread stopped at the gate. */
+static void gate_wait(void)
+{
+	while (!__atomic_load_n(&gate.holding, __ATOMIC_ACQUIRE))
+		nap_ms(1);
+}
+
+static void gate_open(void)
+{
+	__atomic_store_n(&gate.release, 1, __ATOMIC_RELEASE);
 }
 
 static void *fc_signaller(void *arg)
@@ -1503,12 +1534,7 @@ static void test_child_of_fork_uses_a_condvar_the_parent_waits_on(void **state)
 	fc_reset();
 	for (int i = 0; i < 2; i++)
 		pthread_create(&t[i], NULL, fc_parent_waiter, NULL);
-	pthread_mutex_lock(&FC.m);
-	while (FC.in < 2) {
-		pthread_mutex_unlock(&FC.m);
-		nap_ms(1);
-		pthread_mutex_lock(&FC.m);
-	}
+	fc_lock_when(&FC.in, 2);
 	pthread_mutex_unlock(&FC.m);
 	pid = fork();
 	if (pid == 0)
@@ -1524,24 +1550,16 @@ static void test_child_of_fork_uses_a_condvar_the_parent_waits_on(void **state)
 
 	fc_reset();
 	pthread_create(&t[0], NULL, fc_parent_waiter, NULL);
-	pthread_mutex_lock(&FC.m);
-	while (FC.in < 1) {
-		pthread_mutex_unlock(&FC.m);
-		nap_ms(1);
-		pthread_mutex_lock(&FC.m);
-	}
+	fc_lock_when(&FC.in, 1);
 	pthread_mutex_unlock(&FC.m);
-	fc_holding = fc_release = 0;
-	__atomic_store_n(&fc_armed, 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&amutex__dropin_list_point, fc_hold_list, __ATOMIC_RELEASE);
+	gate_arm(&amutex__dropin_list_point);
 	pthread_create(&sig, NULL, fc_signaller, NULL);
-	while (!__atomic_load_n(&fc_holding, __ATOMIC_ACQUIRE))
-		nap_ms(1);
+	gate_wait();
 	pid = fork();
 	if (pid == 0)
 		_exit(fc_child(1));
 	waitpid(pid, &status, 0);
-	__atomic_store_n(&fc_release, 1, __ATOMIC_RELEASE);
+	gate_open();
 	pthread_join(sig, NULL);
 	__atomic_store_n(&amutex__dropin_list_point, NULL, __ATOMIC_RELEASE);
 	assert_true(WIFEXITED(status));
@@ -1604,17 +1622,7 @@ static void test_fork_from_a_signal_handler_inside_a_cond_wait(void **state)
  * enabled takes it on its way out and must not hang (the child then exits
  * 0, by the cancellation or after the wait).
  */
-static int cf_armed, cf_holding, cf_release;
 static pthread_t cf_target;
-
-static void cf_hold_slot(void)
-{
-	if (!__atomic_exchange_n(&cf_armed, 0, __ATOMIC_ACQ_REL))
-		return;
-	__atomic_store_n(&cf_holding, 1, __ATOMIC_RELEASE);
-	while (!__atomic_load_n(&cf_release, __ATOMIC_ACQUIRE))
-		nap_ms(1);
-}
 
 /* The child ends here if the cancellation acts (not by the thread's exit: ASan's
  * bookkeeping does not follow a thread that fork made a process's only one). */
@@ -1639,12 +1647,9 @@ static void *cf_forker(void *arg)
 	(void)arg;
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	cf_target = pthread_self();
-	cf_holding = cf_release = 0;
-	__atomic_store_n(&cf_armed, 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&amutex__dropin_cancel_point, cf_hold_slot, __ATOMIC_RELEASE);
+	gate_arm(&amutex__dropin_cancel_point);
 	pthread_create(&c, NULL, cf_canceller, NULL);
-	while (!__atomic_load_n(&cf_holding, __ATOMIC_ACQUIRE))
-		nap_ms(1);
+	gate_wait();
 	pid = fork();
 	if (pid == 0) {
 		struct timespec ts = deadline_ns(CLOCK_REALTIME, 10000000);
@@ -1658,7 +1663,7 @@ static void *cf_forker(void *arg)
 		pthread_cleanup_pop(0);
 		_exit(0);
 	}
-	__atomic_store_n(&cf_release, 1, __ATOMIC_RELEASE);
+	gate_open();
 	pthread_join(c, NULL);
 	__atomic_store_n(&amutex__dropin_cancel_point, NULL, __ATOMIC_RELEASE);
 	waitpid(pid, &status, 0);
@@ -1671,7 +1676,6 @@ static void *cf_forker(void *arg)
  * has not opened its barrier. In the child nobody will: the wait must still
  * end (by its deadline) and count the signal it had, returning 0.
  */
-static int os_armed, os_holding, os_release, os_in;
 static pid_t os_child = -1;
 
 static void os_fork(int sig)
@@ -1685,15 +1689,6 @@ static void os_fork(int sig)
 	__atomic_store_n(&os_child, pid, __ATOMIC_RELEASE);
 }
 
-static void os_hold(void)
-{
-	if (!__atomic_exchange_n(&os_armed, 0, __ATOMIC_ACQ_REL))
-		return;
-	__atomic_store_n(&os_holding, 1, __ATOMIC_RELEASE);
-	while (!__atomic_load_n(&os_release, __ATOMIC_ACQUIRE))
-		nap_ms(1);
-}
-
 static void *os_waiter(void *arg)
 {
 	struct timespec ts = deadline_ns(CLOCK_REALTIME, 200000000);
@@ -1702,18 +1697,12 @@ static void *os_waiter(void *arg)
 	(void)arg;
 
 	pthread_mutex_lock(&FC.m);
-	__atomic_store_n(&os_in, 1, __ATOMIC_RELEASE);
+	FC.in++;
 	e = pthread_cond_timedwait(&FC.c, &FC.m, &ts);
 	pthread_mutex_unlock(&FC.m);
 	if (__atomic_load_n(&os_child, __ATOMIC_ACQUIRE) == 0)
 		_exit(e == 0 ? 0 : 25);
 	return (void *)(intptr_t)e;
-}
-
-static void *os_signaller(void *arg)
-{
-	pthread_cond_signal(&FC.c);
-	return arg;
 }
 
 static void test_fork_from_a_handler_while_a_signal_to_its_wait_is_in_flight(void **state)
@@ -1725,28 +1714,20 @@ static void test_fork_from_a_handler_while_a_signal_to_its_wait_is_in_flight(voi
 
 	(void)state;
 	fc_reset();
-	os_holding = os_release = os_in = 0;
 	os_child = -1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = os_fork;
 	sigaction(SIGUSR1, &sa, &old);
 	pthread_create(&w, NULL, os_waiter, NULL);
-	pthread_mutex_lock(&FC.m);	/* queued once it let the mutex go */
-	while (!__atomic_load_n(&os_in, __ATOMIC_ACQUIRE)) {
-		pthread_mutex_unlock(&FC.m);
-		nap_ms(1);
-		pthread_mutex_lock(&FC.m);
-	}
+	fc_lock_when(&FC.in, 1);
 	pthread_mutex_unlock(&FC.m);
-	__atomic_store_n(&os_armed, 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&amutex__dropin_open_point, os_hold, __ATOMIC_RELEASE);
-	pthread_create(&sg, NULL, os_signaller, NULL);
-	while (!__atomic_load_n(&os_holding, __ATOMIC_ACQUIRE))
-		nap_ms(1);
+	gate_arm(&amutex__dropin_open_point);
+	pthread_create(&sg, NULL, fc_signaller, NULL);
+	gate_wait();
 	pthread_kill(w, SIGUSR1);
 	while (__atomic_load_n(&os_child, __ATOMIC_ACQUIRE) < 0)
 		nap_ms(1);
-	__atomic_store_n(&os_release, 1, __ATOMIC_RELEASE);
+	gate_open();
 	pthread_join(sg, NULL);
 	__atomic_store_n(&amutex__dropin_open_point, NULL, __ATOMIC_RELEASE);
 	pthread_join(w, &r);

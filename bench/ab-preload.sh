@@ -10,7 +10,10 @@
 # environment assignment may follow it after a comma (LABEL=LIB,VAR=VALUE).
 # The rate is the first SUMMARY line's (give --locks pthread to scenarios
 # that run several locks); a run that prints none is left out of the
-# medians and counted as failed.
+# medians and counted as failed. ARGS that do not start with "-" are a
+# whole command instead (a program and its arguments, run with its output
+# discarded): its rate is runs per second from the wall time, and a run
+# that exits non-zero is counted as failed.
 # AMUTEX_BENCH: the amutex-bench to run (default: build/plain's).
 # Example, how docs/results/2core-2026-11-26-run15-roots.txt was made:
 #   bench/ab-preload.sh 8 "--scenario barrier --threads 4 --duration-ms 300" \
@@ -23,7 +26,7 @@ fi
 rounds=$1; args=$2; shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 bench=${AMUTEX_BENCH:-$here/../build/plain/bench/amutex-bench}
-[ -x "$bench" ] || { echo "ab-preload.sh: no amutex-bench at $bench" >&2; exit 2; }
+[ "${args#-}" = "$args" ] || [ -x "$bench" ] || { echo "ab-preload.sh: no amutex-bench at $bench" >&2; exit 2; }
 labels=(); libs=(); envs=()
 for spec in "$@"; do
 	case $spec in
@@ -43,11 +46,20 @@ for spec in "$@"; do
 done
 k=${#labels[@]}
 [ "$k" -ge 1 ] || { echo "ab-preload.sh: no variant" >&2; exit 2; }
-echo "# amutex-bench $args, ops/s; rounds of every variant in rotated order: ${labels[*]}"
+if [ "${args#-}" = "$args" ]; then what="$args, runs/s"; else what="amutex-bench $args, ops/s"; fi
+echo "# $what; rounds of every variant in rotated order: ${labels[*]}"
 echo "# machine: $(nproc) CPUs, $(uname -r),$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2); $(uptime | sed 's/.*load average/load average/')"
 one() {
-	local pre=
+	local pre='' t0 t1
 	[ "${libs[$1]}" != glibc ] && pre=${libs[$1]}
+	if [ "${args#-}" = "$args" ]; then
+		t0=$(date +%s%N)
+		# shellcheck disable=SC2086  # args is a command line
+		env "${envs[$1]}" LD_PRELOAD="$pre" $args >/dev/null 2>&1 || return 0
+		t1=$(date +%s%N)
+		awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.3f\n", 1e9 / ns }'
+		return 0
+	fi
 	# shellcheck disable=SC2086  # args is a list of words
 	env "${envs[$1]}" LD_PRELOAD="$pre" "$bench" $args | sed -n 's/.*ops_per_sec=\([0-9]*\).*/\1/p' | head -1
 }
@@ -82,7 +94,7 @@ awk '
 					q[++nq] = v[i, r] / v[2, r]
 			}
 			printf "MEDIAN %s rate=%s ratio_to_%s=%s failed=%d\n", lab[i],
-				na ? sprintf("%d", median(a, na)) : "-", lab[2],
+				na ? sprintf(median(a, na) >= 100 ? "%d" : "%.3f", median(a, na)) : "-", lab[2],
 				nq ? sprintf("%.2f", median(q, nq)) : "-", n - na
 		}
 	}' "$tmp"

@@ -6,12 +6,14 @@
 # commit and machine in header lines, which bench/tables.py turns into the
 # tables of docs/benchmarks.md. About 6 minutes on 16 CPUs.
 #   bench/device-all.sh BIN_DIR OUT_DIR [SECTION...]
-#   sections: core ab fair stats group dropin roots chatd (default: all)
+#   sections: core ab fair stats group dropin variants rusage chatd
+#   (default: all but rusage)
 # THREADS (default 16) is the contended scenarios' thread count: 8 on the
 # 2-core development machine, where the issues set their targets at 8.
 set -u
 D=${1:?bin dir}; OUT=${2:?out dir}; shift 2
-sections=${*:-core ab fair stats group dropin roots chatd}
+sections=${*:-core ab fair stats group dropin variants chatd}
+ROUNDS=${ROUNDS:-6}	# variants: rounds of every variant per scenario
 mkdir -p "$OUT"
 N=$(nproc)
 T=${THREADS:-16}
@@ -121,18 +123,59 @@ dropin)
 	bash "$D/device-dropin.sh" "$D" "$OUT/dropin" all 3
 	elapsed dropin
 	;;
-roots)
-	# How many barriers a broadcaster opens itself: the drop-in as built
-	# (three roots) beside one built with one root, and glibc (docs/drop-in.md).
-	header roots.txt "bench/ab-preload.sh 6 barrier 4/8/$T threads: glibc, one root, three"
-	[ -f "$D/lib/libamutex-pthread-roots1.so" ] ||
-		echo "no lib/libamutex-pthread-roots1.so: rebuild with bench/device-build.sh" | tee -a "$OUT/roots.txt"
-	[ -f "$D/lib/libamutex-pthread-roots1.so" ] && for t in $(printf '%s\n' 4 8 "$T" | sort -nu); do
-		LD_LIBRARY_PATH=$D/lib AMUTEX_BENCH=$D/amutex-bench-dyn bash "$D/ab-preload.sh" 6 \
-			"--scenario barrier --threads $t --duration-ms 300" glibc=glibc \
-			roots1="$D/lib/libamutex-pthread-roots1.so" roots3="$D/lib/libamutex-pthread.so"
-	done | tee -a "$OUT/roots.txt"
-	elapsed roots
+variants)
+	# The drop-in as built beside glibc, the variants device-build.sh built
+	# (lib/libamutex-pthread-NAME.so, DROPIN_VARIANTS) and the build under
+	# AMUTEX_SPIN=off and AMUTEX_STATS=off, on the condvar scenarios
+	# (bench/ab-preload.sh).
+	header variants.txt "bench/ab-preload.sh $ROUNDS: glibc, the drop-in, its variants, on condvar scenarios"
+	grep '^# variant' "$D/build-info.txt" >>"$OUT/variants.txt"
+	vs=(glibc=glibc built="$D/lib/libamutex-pthread.so" spinoff="$D/lib/libamutex-pthread.so,AMUTEX_SPIN=off" \
+		statsoff="$D/lib/libamutex-pthread.so,AMUTEX_STATS=off")
+	for l in "$D"/lib/libamutex-pthread-*.so; do
+		[ -f "$l" ] || continue
+		n=${l##*/libamutex-pthread-}
+		vs+=("${n%.so}=$l")
+	done
+	for sc in "--scenario barrier --threads 4" "--scenario barrier --threads 8" \
+		  "--scenario barrier --threads $T" "--scenario pingpong" \
+		  "--scenario prodcons --consumers 1" "--scenario prodcons --consumers 4"; do
+		LD_LIBRARY_PATH=$D/lib AMUTEX_BENCH=$D/amutex-bench-dyn bash "$D/ab-preload.sh" "$ROUNDS" \
+			"$sc --duration-ms 300" "${vs[@]}"
+	done | tee -a "$OUT/variants.txt"
+	LD_LIBRARY_PATH=$D/lib bash "$D/ab-preload.sh" "$ROUNDS" "$D/condvar_pool 4 200000" "${vs[@]}" |
+		tee -a "$OUT/variants.txt"
+	[ -x /usr/bin/python3 ] && LD_LIBRARY_PATH=$D/lib bash "$D/ab-preload.sh" "$ROUNDS" \
+		"/usr/bin/python3 $D/condvar_pingpong.py 20000" "${vs[@]}" | tee -a "$OUT/variants.txt"
+	elapsed variants
+	;;
+rusage)
+	# Where the time goes, without perf: wall, user and system CPU and
+	# context switches (bench/rusage.c) of glibc and of the drop-in, and the
+	# drop-in's acquisitions by path (AMUTEX_METRICS at exit), alternating.
+	header rusage.txt "bench/device-all.sh rusage: glibc and the drop-in, rusage and acquisitions by path"
+	for _ in 1 2 3 4; do
+		for who in glibc dropin; do
+			for sc in "cxx-pool $D/condvar_pool 4 200000" \
+				  "barrier-8 $D/amutex-bench-dyn --scenario barrier --threads 8 --duration-ms 300" \
+				  "barrier-$T $D/amutex-bench-dyn --scenario barrier --threads $T --duration-ms 300" \
+				  "pingpong $D/amutex-bench-dyn --scenario pingpong --duration-ms 300"; do
+				set -- $sc
+				name=$1; shift
+				pre=; [ $who = dropin ] && pre=$D/lib/libamutex-pthread.so
+				m=$(mktemp); o=$(mktemp)
+				# The preload and the metrics file for the program, not for rusage.
+				r=$("$D/rusage" env LD_LIBRARY_PATH="$D/lib" AMUTEX_METRICS="$m" LD_PRELOAD="$pre" \
+					"$@" 2>&1 >"$o" | grep '^RUSAGE')
+				ops=$(sed -n 's/.*ops=\([0-9]*\).*/\1/p' "$o" | head -1)
+				acq=$(awk '/^amutex_acquisitions_total/ { split($1, a, "path=\""); split(a[2], b, "\""); n[b[1]] += $2 }
+					   END { for (k in n) printf " %s=%d", k, n[k] }' "$m")
+				echo "DIAG scenario=$name via=$who ops=${ops:-1} ${r#RUSAGE }$acq" | tee -a "$OUT/rusage.txt"
+				rm -f "$m" "$o"
+			done
+		done
+	done
+	elapsed rusage
 	;;
 esac
 done

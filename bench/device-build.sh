@@ -23,8 +23,9 @@ static_build() {	# static_build SRC_DIR BUILD_DIR TARGETS...
 }
 
 # This commit, static.
-static_build . build/device-static amutex-bench amutex-stripes chatd
+static_build . build/device-static amutex-bench amutex-stripes chatd rusage
 cp build/device-static/bench/amutex-bench "$out/amutex-bench"
+cp build/device-static/bench/rusage "$out/rusage"
 cp build/device-static/bench/amutex-stripes "$out/amutex-stripes"
 cp build/device-static/examples/chatd "$out/chatd"
 
@@ -40,16 +41,23 @@ git worktree remove --force "$wt"
 cmake -S . -B build/device-dyn -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAMUTEX_BUILD_TESTS=OFF >/dev/null
 cmake --build build/device-dyn -j "$jobs" --target amutex-bench amutex-pthread >/dev/null
 bash bench/device-dropin-prepare.sh build/device-dyn "$out"
-# The drop-in with one broadcast root, for device-all.sh's roots section.
-cmake -S . -B build/device-roots1 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAMUTEX_BUILD_TESTS=OFF \
-	-DCMAKE_C_FLAGS=-DAMUTEX_DROPIN_ROOTS=1 >/dev/null
-cmake --build build/device-roots1 -j "$jobs" --target amutex-pthread >/dev/null
-cp -L build/device-roots1/libamutex-pthread.so "$out/lib/libamutex-pthread-roots1.so"
+# Drop-in variants for device-all.sh's variants section, each built with
+# its own C flags into lib/libamutex-pthread-NAME.so. DROPIN_VARIANTS:
+# "NAME:CFLAGS ..." (default: one broadcast root, docs/drop-in.md).
+for v in ${DROPIN_VARIANTS:-roots1:-DAMUTEX_DROPIN_ROOTS=1}; do
+	name=${v%%:*}
+	cmake -S . -B "build/device-$name" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAMUTEX_BUILD_TESTS=OFF \
+		"-DCMAKE_C_FLAGS=$(echo "${v#*:}" | tr ',' ' ')" >/dev/null
+	cmake --build "build/device-$name" -j "$jobs" --target amutex-pthread >/dev/null
+	cp -L "build/device-$name/libamutex-pthread.so" "$out/lib/libamutex-pthread-$name.so"
+	echo "# variant $name: ${v#*:}" >>"$out/variants.txt"
+done
 
 {
 	echo "# commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo +uncommitted)"
 	echo "# baseline: $(git rev-parse --short "$base")"
 	echo "# built: $(date -u +%Y-%m-%dT%H:%MZ) on $(uname -m), $(gcc --version | head -1)"
+	cat "$out/variants.txt"
 } >"$out/build-info.txt"
 cp bench/device-all.sh bench/device-stripes.sh bench/device-dropin.sh bench/dropin-compare.sh \
 	bench/dropin-condvar.sh bench/ab-preload.sh bench/condvar_pingpong.py examples/chatd/run.sh "$out/"

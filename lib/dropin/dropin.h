@@ -37,9 +37,18 @@ struct pt_mutex {
 _Static_assert(sizeof(struct pt_mutex) == sizeof(pthread_mutex_t), "pthread_mutex_t size");
 _Static_assert(offsetof(pthread_mutex_t, __data.__kind) == 16, "glibc __kind offset");
 
+/*
+ * A measurement build may hand every mutex to glibc and keep only the
+ * drop-in's condvars (-DAMUTEX_DROPIN_GLIBC_MUTEX), to tell the two apart
+ * on a program that uses both (bench/device-all.sh variants).
+ */
 static inline int pt_kind(const struct pt_mutex *m)
 {
+#ifdef AMUTEX_DROPIN_GLIBC_MUTEX
+	return (int)__atomic_load_n(&m->core.embed[0], __ATOMIC_RELAXED) | KIND_PRIO_PROTECT;
+#else
 	return (int)__atomic_load_n(&m->core.embed[0], __ATOMIC_RELAXED);
+#endif
 }
 
 /*

@@ -258,6 +258,18 @@ void amutex__dropin_cond_unlock(pthread_mutex_t *pm)
 	(void)pthread_mutex_unlock(pm);
 }
 
+/*
+ * How a relock after a condvar wake waits: without spinning (its signaller
+ * may hold the mutex, preempted by it on the CPU the wake-up was placed
+ * on). A measurement build may let it spin as any lock does
+ * (-DAMUTEX_DROPIN_RELOCK_SPIN), to compare on many CPUs.
+ */
+#ifdef AMUTEX_DROPIN_RELOCK_SPIN
+#define RELOCK_HOW 0
+#else
+#define RELOCK_HOW AMUTEX_WAIT_NOSPIN
+#endif
+
 int amutex__dropin_cond_relock(pthread_mutex_t *pm, const void *site)
 {
 	struct pt_mutex *m = (struct pt_mutex *)pm;
@@ -268,10 +280,9 @@ int amutex__dropin_cond_relock(pthread_mutex_t *pm, const void *site)
 		if (err == 0 || err == EOWNERDEAD)
 			pm->__data.__nusers--;
 	} else if (plain_kind(kind)) {
-		/* Woken by a condvar: its signaller may hold the mutex and not run; no spin. */
-		err = lock_core(m, NULL, AMUTEX_WAIT_NOSPIN, site);
+		err = lock_core(m, NULL, RELOCK_HOW, site);
 	} else {
-		err = lock_kind(m, kind, NULL, AMUTEX_WAIT_NOSPIN, site);
+		err = lock_kind(m, kind, NULL, RELOCK_HOW, site);
 	}
 	__atomic_sub_fetch(&m->core.embed[1], 1, __ATOMIC_RELAXED);
 	return err;

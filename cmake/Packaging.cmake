@@ -28,7 +28,7 @@ set(AMUTEX_DEB_VERSION ${PROJECT_VERSION}-${AMUTEX_DEB_RELEASE})
 # its link (the registry's hashing moves to it); tests/packaging.sh fails if
 # a library the .so files need has no line here.
 set(AMUTEX_DEB_LINKED
-  "libc6 (>= 2.34)|"
+  "libc6 (>= 2.35)|"
   "liburcu8 (>= 0.13.0)|liburcu-dev"
   "libxxhash0 (>= 0.8.0)|libxxhash-dev")
 

@@ -13,6 +13,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
+#include <sys/rseq.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,7 +198,7 @@ static void test_registry_insert_and_remove_under_concurrent_export(void **state
 }
 
 struct seen {
-	uint64_t contended, wait_sum, enters, exits, starving_sum;
+	uint64_t contended, wait_sum, wait_max, enters, exits, starving_sum;
 	const amutex_t *m;
 	const char *name;
 };
@@ -209,6 +211,8 @@ static void on_contended(void *arg, const amutex_t *m, const char *name, uint64_
 	s->name = name;
 	s->contended++;
 	s->wait_sum += wait_ns;
+	if (wait_ns > s->wait_max)
+		s->wait_max = wait_ns;
 }
 
 static void on_enter(void *arg, const amutex_t *m, const char *name)
@@ -270,6 +274,78 @@ static void test_hooks_see_each_contended_wait_and_starvation_episode(void **sta
 	assert_int_equal(global.enters, mine.enters);
 	assert_non_null(c.first_contended_site);
 	assert_int_equal(m.state, 0);
+	assert_int_equal(amutex_destroy(&m), 0);
+}
+
+/*
+ * Holders count in the shard of the CPU they run on (lib/stats/stats.h):
+ * threads pinned to different CPUs write different shards, and the sums
+ * the readers make are still exact.
+ */
+struct pinned { amutex_t *m; int cpu, n, on; };
+
+static void *pinned_thread(void *arg)
+{
+	struct pinned *p = arg;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(p->cpu, &set);
+	p->on = pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
+	for (int i = 0; i < p->n; i++) {
+		amutex_lock(p->m);
+		busy(i % 64 == 0 ? 20000 : 200);	/* now and then long enough to be waited for */
+		amutex_unlock(p->m);
+	}
+	return NULL;
+}
+
+static void test_counters_are_exact_across_the_shards_of_several_cpus(void **state)
+{
+	static struct seen mine;
+	struct amutex_hooks hooks = { on_contended, NULL, NULL, &mine };
+	struct pinned p[2];
+	pthread_t t[2];
+	cpu_set_t set;
+	int cpus[2], k = 0, shards = 0;
+	amutex_attr_t a;
+	amutex_t m;
+	amutex_hist_t h;
+	struct amutex_counters c;
+
+	(void)state;
+	/* Two CPUs this process may run on (one: both threads share it). */
+	assert_int_equal(sched_getaffinity(0, sizeof(set), &set), 0);
+	for (int i = 0; i < CPU_SETSIZE && k < 2; i++)
+		if (CPU_ISSET(i, &set))
+			cpus[k++] = i;
+	if (k == 1)
+		cpus[1] = cpus[0];
+	amutex_attr_init(&a);
+	amutex_attr_sethooks(&a, &hooks);
+	assert_int_equal(amutex_init(&m, &a), 0);
+	for (int i = 0; i < 2; i++) {
+		p[i] = (struct pinned){ &m, cpus[i], 20000, 0 };
+		pthread_create(&t[i], NULL, pinned_thread, &p[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(amutex_stats_read(&m, &c), 0);
+	assert_int_equal(amutex_stats_wait_hist(&m, &h), 0);
+	assert_int_equal(c.acquired_fast + c.acquired_spin + c.acquired_sleep, 40000);
+	assert_int_equal(h.count, c.acquired_spin + c.acquired_sleep);
+	assert_int_equal(h.count, mine.contended);
+	assert_int_equal(h.sum_ns, mine.wait_sum);
+	assert_int_equal(h.max_ns, mine.wait_max);
+	for (int i = 0; i < AMUTEX__STATS_SHARDS; i++)
+		shards += m.stats->shard[i].acquired_fast + m.stats->shard[i].acquired_spin +
+			  m.stats->shard[i].acquired_sleep != 0;
+	/* Where rseq gives the CPU and the two map to different shards, both were written. */
+	if (p[0].on && p[1].on && __rseq_size != 0 &&
+	    cpus[0] % AMUTEX__STATS_SHARDS != cpus[1] % AMUTEX__STATS_SHARDS)
+		assert_true(shards >= 2);
+	else
+		assert_true(shards >= 1);
 	assert_int_equal(amutex_destroy(&m), 0);
 }
 
@@ -706,6 +782,7 @@ int main(void)
 		cmocka_unit_test(test_invalid_names_return_einval),
 		cmocka_unit_test(test_registry_insert_and_remove_under_concurrent_export),
 		cmocka_unit_test(test_hooks_see_each_contended_wait_and_starvation_episode),
+		cmocka_unit_test(test_counters_are_exact_across_the_shards_of_several_cpus),
 		cmocka_unit_test(test_hold_times_are_recorded_per_unlock),
 		cmocka_unit_test(test_prometheus_text_passes_promtool),
 		cmocka_unit_test(test_prometheus_buckets_are_cumulative_and_end_at_count),

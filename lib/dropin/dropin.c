@@ -56,7 +56,7 @@ int amutex__dropin_tid(void)
 
 /*
  * Statistics for contended mutexes: a static pool, so that observing a
- * mutex on a lock path allocates nothing. 4096 blocks of about 4.4 KiB: the
+ * mutex on a lock path allocates nothing. 4096 blocks of about 5.2 KiB: the
  * pages of blocks never used are never touched. Mutexes contended after the
  * pool is spent go unobserved.
  */

@@ -50,21 +50,27 @@ static __thread unsigned nheld;
 void amutex__stats_acquired(amutex_t *m, enum amutex__path path, uint64_t wait_ns)
 {
 	struct amutex__stats *s = m->stats;
+	struct amutex__stats_shard *h = &s->shard[amutex__stats_shard()];
 
 	switch (path) {
 	case AMUTEX_PATH_FAST:
-		holder_inc(&s->acquired_fast);
+		holder_inc(&h->acquired_fast);
 		break;
 	case AMUTEX_PATH_SPIN:
-		holder_inc(&s->acquired_spin);
+		holder_inc(&h->acquired_spin);
 		break;
 	case AMUTEX_PATH_SLEEP:
-		holder_inc(&s->acquired_sleep);
+		holder_inc(&h->acquired_sleep);
 		break;
 	}
 	if (path != AMUTEX_PATH_FAST) {
 		/* Exclusive: only the holder records a wait. */
-		amutex_hist_record_excl(&s->wait, wait_ns);
+		uint32_t *b = &s->wait.bucket[amutex_hist_index(wait_ns)];
+
+		__atomic_store_n(b, rd(b) + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&h->wait_sum_ns, rd(&h->wait_sum_ns) + wait_ns, __ATOMIC_RELAXED);
+		if (wait_ns > rd(&h->wait_max_ns))
+			__atomic_store_n(&h->wait_max_ns, wait_ns, __ATOMIC_RELAXED);
 		CALL_HOOKS(s, contended, m, s->name, wait_ns);
 	}
 	if (s->hold && nheld < HELD_MAX) {
@@ -98,7 +104,7 @@ void amutex__stats_released(amutex_t *m)
 
 void amutex__stats_handoff(struct amutex__stats *s)
 {
-	holder_inc(&s->handoffs);
+	holder_inc(&s->shard[amutex__stats_shard()].handoffs);
 }
 
 void amutex__stats_timeout(struct amutex__stats *s)
@@ -169,10 +175,14 @@ int amutex_stats_read(const amutex_t *m, struct amutex_counters *out)
 void amutex__stats_counters(const struct amutex__stats *s, struct amutex_counters *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->acquired_fast = rd(&s->acquired_fast);
-	out->acquired_spin = rd(&s->acquired_spin);
-	out->acquired_sleep = rd(&s->acquired_sleep);
-	out->handoffs = rd(&s->handoffs);
+	for (unsigned i = 0; i < AMUTEX__STATS_SHARDS; i++) {
+		const struct amutex__stats_shard *h = &s->shard[i];
+
+		out->acquired_fast += rd(&h->acquired_fast);
+		out->acquired_spin += rd(&h->acquired_spin);
+		out->acquired_sleep += rd(&h->acquired_sleep);
+		out->handoffs += rd(&h->handoffs);
+	}
 	out->timeouts = rd(&s->timeouts);
 	out->starvation_entries = rd(&s->starvation_entries);
 	out->starvation_exits = rd(&s->starvation_exits);
@@ -191,7 +201,15 @@ uint64_t amutex__stats_starving_ns(const struct amutex__stats *s, uint64_t now)
 
 void amutex__stats_wait(const struct amutex__stats *s, amutex_hist_t *out)
 {
+	/* The buckets (the count comes from them), then the shards' sums and maxima. */
 	amutex_hist_merge(out, &s->wait);
+	for (unsigned i = 0; i < AMUTEX__STATS_SHARDS; i++) {
+		uint64_t max = rd(&s->shard[i].wait_max_ns);
+
+		out->sum_ns += rd(&s->shard[i].wait_sum_ns);
+		if (max > out->max_ns)
+			out->max_ns = max;
+	}
 }
 
 int amutex__stats_hold(const struct amutex__stats *s, amutex_hist_t *out)

@@ -55,17 +55,32 @@ struct amutex__family {
  * and use atomic operations. Readers take relaxed snapshots. A named block
  * is also in the registry, and is freed after an RCU grace period.
  */
-struct amutex__stats {
-	/*
-	 * Line 0 and the histogram's header: written by the holder on each
-	 * contended acquisition, so they travel with the lock from CPU to CPU
-	 * as one line (plus the bucket the wait falls in).
-	 */
+/*
+ * What the holder writes on every acquisition: one cache line per shard, the
+ * shard of the CPU the holder runs on (amutex__stats_shard). Any holder may
+ * write any shard (one thread holds the lock at a time: relaxed load and
+ * store), and a line is written from one CPU, so it stays there instead of
+ * travelling with the lock to the next holder's CPU: on 16 CPUs the single
+ * line this replaced cost a C++ thread pool 18% of its throughput under the
+ * drop-in (docs/benchmarks.md, run 18).
+ */
+struct amutex__stats_shard {
 	uint64_t acquired_fast;		/* first: struct amutex__stats_head */
 	uint64_t acquired_spin;
 	uint64_t acquired_sleep;
 	uint64_t handoffs;
-	amutex_hist_t wait;		/* holder-recorded */
+	uint64_t wait_sum_ns;		/* the wait histogram's sum and max */
+	uint64_t wait_max_ns;
+} __attribute__((aligned(AMUTEX__STATS_SHARD_BYTES)));
+
+struct amutex__stats {
+	struct amutex__stats_shard shard[AMUTEX__STATS_SHARDS];
+	/*
+	 * The wait histogram's buckets, holder-recorded (its count, sum and
+	 * max stay 0: the count is the buckets', the shards keep sum and max). A contended acquisition writes
+	 * one bucket, which may be on any CPU's line.
+	 */
+	amutex_hist_t wait;
 	/* Written by waiters and releasers, outside critical sections. */
 	uint64_t timeouts __attribute__((aligned(64)));	/* atomic add */
 	uint64_t starvation_entries;	/* atomic add */
@@ -85,9 +100,11 @@ struct amutex__stats {
 	void *family_data;		/* the family's, freed with the block */
 } __attribute__((aligned(64)));
 
-_Static_assert(offsetof(struct amutex__stats, acquired_fast) ==
+_Static_assert(sizeof(struct amutex__stats_shard) == AMUTEX__STATS_SHARD_BYTES &&
+	       offsetof(struct amutex__stats, shard) == 0 &&
+	       offsetof(struct amutex__stats_shard, acquired_fast) ==
 	       offsetof(struct amutex__stats_head, acquired_fast),
-	       "the inline fast paths count into the block's first field");
+	       "the inline fast paths count into the first field of the holder's shard");
 
 enum amutex__path { AMUTEX_PATH_FAST, AMUTEX_PATH_SPIN, AMUTEX_PATH_SLEEP };
 

@@ -37,7 +37,7 @@
  * default; UINT32_MAX: never); spin, the encoded spin setting (0: the
  * process default); flags, AMUTEX__FLAG_SHARED for a mutex in shared memory
  * (shared futexes) and the fairness attribute; embed, the embedder's; stats, NULL or the statistics
- * block, which starts with struct amutex__stats_head. Statistics are not in
+ * block, whose shards start with struct amutex__stats_head. Statistics are not in
  * the lock word: an observed mutex rests at 0 like any other, and its fast
  * paths count after the CAS that took the lock (one load and one branch).
  *
@@ -90,16 +90,44 @@ AMUTEX__STATIC_ASSERT(offsetof(amutex_t, stats) == 24, "amutex_t.stats at 24");
 AMUTEX__STATIC_ASSERT(sizeof(amutex_t) == 32, "amutex_t is 32 bytes");
 
 /*
- * The statistics block starts with this: the fast paths of an observed
- * mutex count their acquisitions here, inline, as its holder (a relaxed
- * load and store; nobody else writes it). lib/stats pins the block's
- * first field to it.
+ * The statistics block starts with AMUTEX__STATS_SHARDS shards of one
+ * cache line each, and each shard starts with this: the fast paths of an
+ * observed mutex count their acquisitions in the shard of the CPU they run
+ * on, inline, as its holder (a relaxed load and store). Only the holder
+ * writes a shard, whichever it is, so no atomic operation is needed; and
+ * the shard's line stays with its CPU instead of travelling with the lock.
+ * lib/stats pins the block's layout to these.
  */
 struct amutex__stats_head {
 	uint64_t acquired_fast;
 };
-AMUTEX__STATIC_ASSERT(offsetof(struct amutex__stats_head, acquired_fast) == 0,
-		      "the fast paths count at the start of the block");
+#define AMUTEX__STATS_SHARDS      16
+#define AMUTEX__STATS_SHARD_BYTES 64
+
+/*
+ * The holder's shard: the CPU it runs on (glibc 2.35 and later keep it in
+ * the thread's rseq area, one load away), modulo the shard count. Any value
+ * is correct, only the locality changes: where rseq is off or unknown, 0.
+ */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35)) && \
+    (defined(__x86_64__) || defined(__aarch64__)) && defined(__has_builtin)
+#if __has_builtin(__builtin_thread_pointer)
+#define AMUTEX__RSEQ_CPU 1
+extern const ptrdiff_t __rseq_offset;
+#endif
+#endif
+
+static inline unsigned amutex__stats_shard(void)
+{
+#ifdef AMUTEX__RSEQ_CPU
+	/* struct rseq's cpu_id, at 4; negative (unregistered) works as any value. */
+	return (unsigned)*(const volatile int *)(const void *)
+		((const char *)__builtin_thread_pointer() + __rseq_offset + 4) &
+	       (AMUTEX__STATS_SHARDS - 1);
+#else
+	return 0;
+#endif
+}
 
 /* The slow paths (lib/mutex/protocol.c). */
 AMUTEX_API int amutex__lock_slow(amutex_t *m, const struct timespec *abs_mono);
@@ -108,9 +136,9 @@ AMUTEX_API void amutex__trylocked_timed(amutex_t *m);
 
 /*
  * amutex__count_fast: an uncontended acquisition, counted by the new holder
- * when the mutex keeps statistics. The pointer is loaded relaxed: the block
- * is zeroed before any mutex points to it, and only this field is written
- * here. Pair with amutex__acquire_fast.
+ * in its shard when the mutex keeps statistics. The pointer is loaded
+ * relaxed: the block is zeroed before any mutex points to it, and only this
+ * field is written here. Pair with amutex__acquire_fast.
  */
 static inline void amutex__count_fast(amutex_t *m)
 {
@@ -119,7 +147,8 @@ static inline void amutex__count_fast(amutex_t *m)
 
 	if (__builtin_expect(s == 0, 1))
 		return;
-	c = &((struct amutex__stats_head *)(void *)s)->acquired_fast;
+	c = &((struct amutex__stats_head *)(void *)((char *)s + AMUTEX__STATS_SHARD_BYTES *
+						     amutex__stats_shard()))->acquired_fast;
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
 

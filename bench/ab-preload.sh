@@ -15,6 +15,8 @@
 # discarded): its rate is runs per second from the wall time, and a run
 # that exits non-zero is counted as failed.
 # AMUTEX_BENCH: the amutex-bench to run (default: build/plain's).
+# AB_TIMEOUT: seconds after which a run is killed and counted as failed
+# (default: none), so that one hung variant cannot stall a device pass.
 # Example, how docs/results/2core-2026-11-26-run15-roots.txt was made:
 #   bench/ab-preload.sh 8 "--scenario barrier --threads 4 --duration-ms 300" \
 #       glibc=glibc roots1=/tmp/r1/libamutex-pthread.so roots3=...
@@ -45,6 +47,8 @@ for spec in "$@"; do
 	if [[ $rest == *,* ]]; then envs+=("${rest#*,}"); else envs+=("AB_PRELOAD_NONE=1"); fi
 done
 k=${#labels[@]}
+limit=
+[ -n "${AB_TIMEOUT:-}" ] && limit="timeout -s KILL $AB_TIMEOUT"
 [ "$k" -ge 1 ] || { echo "ab-preload.sh: no variant" >&2; exit 2; }
 if [ "${args#-}" = "$args" ]; then what="$args, runs/s"; else what="amutex-bench $args, ops/s"; fi
 echo "# $what; rounds of every variant in rotated order: ${labels[*]}"
@@ -55,13 +59,13 @@ one() {
 	if [ "${args#-}" = "$args" ]; then
 		t0=$(date +%s%N)
 		# shellcheck disable=SC2086  # args is a command line
-		env "${envs[$1]}" LD_PRELOAD="$pre" $args >/dev/null 2>&1 || return 0
+		$limit env "${envs[$1]}" LD_PRELOAD="$pre" $args >/dev/null 2>&1 || return 0
 		t1=$(date +%s%N)
 		awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.3f\n", 1e9 / ns }'
 		return 0
 	fi
 	# shellcheck disable=SC2086  # args is a list of words
-	env "${envs[$1]}" LD_PRELOAD="$pre" "$bench" $args | sed -n 's/.*ops_per_sec=\([0-9]*\).*/\1/p' | head -1
+	$limit env "${envs[$1]}" LD_PRELOAD="$pre" "$bench" $args | sed -n 's/.*ops_per_sec=\([0-9]*\).*/\1/p' | head -1
 }
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT

@@ -140,12 +140,12 @@ variants)
 	for sc in "--scenario barrier --threads 4" "--scenario barrier --threads 8" \
 		  "--scenario barrier --threads $T" "--scenario pingpong" \
 		  "--scenario prodcons --consumers 1" "--scenario prodcons --consumers 4"; do
-		LD_LIBRARY_PATH=$D/lib AMUTEX_BENCH=$D/amutex-bench-dyn bash "$D/ab-preload.sh" "$ROUNDS" \
-			"$sc --duration-ms 300" "${vs[@]}"
+		AB_TIMEOUT=20 LD_LIBRARY_PATH=$D/lib AMUTEX_BENCH=$D/amutex-bench-dyn bash "$D/ab-preload.sh" \
+			"$ROUNDS" "$sc --duration-ms 300" "${vs[@]}"
 	done | tee -a "$OUT/variants.txt"
-	LD_LIBRARY_PATH=$D/lib bash "$D/ab-preload.sh" "$ROUNDS" "$D/condvar_pool 4 200000" "${vs[@]}" |
+	AB_TIMEOUT=20 LD_LIBRARY_PATH=$D/lib bash "$D/ab-preload.sh" "$ROUNDS" "$D/condvar_pool 4 200000" "${vs[@]}" |
 		tee -a "$OUT/variants.txt"
-	[ -x /usr/bin/python3 ] && LD_LIBRARY_PATH=$D/lib bash "$D/ab-preload.sh" "$ROUNDS" \
+	[ -x /usr/bin/python3 ] && AB_TIMEOUT=30 LD_LIBRARY_PATH=$D/lib bash "$D/ab-preload.sh" "$ROUNDS" \
 		"/usr/bin/python3 $D/condvar_pingpong.py 20000" "${vs[@]}" | tee -a "$OUT/variants.txt"
 	elapsed variants
 	;;

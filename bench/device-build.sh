@@ -44,6 +44,7 @@ bash bench/device-dropin-prepare.sh build/device-dyn "$out"
 # Drop-in variants for device-all.sh's variants section, each built with
 # its own C flags into lib/libamutex-pthread-NAME.so. DROPIN_VARIANTS:
 # "NAME:CFLAGS ..." (default: one broadcast root, docs/drop-in.md).
+: >"$out/variants.txt"
 for v in ${DROPIN_VARIANTS:-roots1:-DAMUTEX_DROPIN_ROOTS=1}; do
 	name=${v%%:*}
 	cmake -S . -B "build/device-$name" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAMUTEX_BUILD_TESTS=OFF \

@@ -3,8 +3,10 @@
  * keeps, the thread id cache, statistics for contended mutexes from a
  * static pool, fork handling, and the report at exit.
  *
- * Settings (docs/drop-in.md): AMUTEX_STATS=on|off (per-mutex statistics
- * from the first contention; default on; read at load), and those of
+ * Settings (docs/drop-in.md): AMUTEX_STATS=auto|on|off (per-mutex
+ * statistics from the first contention; auto, the default: on when, at
+ * load, something is set to read them - AMUTEX_REPORT, AMUTEX_METRICS,
+ * AMUTEX_METRICS_ADDR or AMUTEX_WATCH), and those of
  * amutex itself and of its publishers (AMUTEX_METRICS..., AMUTEX_WATCH),
  * read at load; AMUTEX_REPORT=stderr|PATH, read at exit (a program may set
  * it), except that the stderr it writes to is the one of load time.
@@ -68,7 +70,7 @@ void (*amutex__dropin_observe_point)(void);
 
 static unsigned pool_used;	/* blocks handed out */
 static unsigned observed;	/* mutexes that got one: the report's count */
-static int observe = 1;		/* AMUTEX_STATS */
+static int observe = 1;		/* AMUTEX_STATS, as decided at load */
 
 void amutex__dropin_observe(struct pt_mutex *m, const void *site)
 {
@@ -148,17 +150,39 @@ static void report(void)
 	fclose(f);
 }
 
+/* A variable that is set to something: an exporter will read the statistics. */
+static int asked(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v;
+}
+
+/*
+ * AMUTEX_STATS=auto keeps statistics only when, at load, something will
+ * read them: nothing else in an unmodified program can. Keeping them costs
+ * the holder of a contended mutex a wait-histogram bucket write and two
+ * clock reads per contended acquisition; on 16 CPUs that was up to 12% of a
+ * C++ condvar pool's throughput (docs/benchmarks.md, run 19).
+ */
+static int stats_wanted(const char *s)
+{
+	if (s && (strcmp(s, "on") == 0 || strcmp(s, "1") == 0))
+		return 1;
+	if (s && (strcmp(s, "off") == 0 || strcmp(s, "0") == 0))
+		return 0;
+	if (s && *s && strcmp(s, "auto") != 0)
+		amutex__warn_once("AMUTEX_STATS", "AMUTEX_STATS=\"%s\" is not auto, on "
+				  "or off; using auto", s);
+	return asked("AMUTEX_REPORT") || asked("AMUTEX_METRICS") ||
+	       asked("AMUTEX_METRICS_ADDR") || asked("AMUTEX_WATCH");
+}
+
 __attribute__((constructor)) static void dropin_load(void)
 {
-	const char *s = getenv("AMUTEX_STATS"), *r = getenv("AMUTEX_REPORT");
+	const char *r = getenv("AMUTEX_REPORT");
 
-	if (s && *s) {
-		if (strcmp(s, "off") == 0 || strcmp(s, "0") == 0)
-			observe = 0;
-		else if (strcmp(s, "on") != 0 && strcmp(s, "1") != 0)
-			amutex__warn_once("AMUTEX_STATS", "AMUTEX_STATS=\"%s\" is not on "
-					  "or off; using on", s);
-	}
+	observe = stats_wanted(getenv("AMUTEX_STATS"));
 	if (r && strcmp(r, "stderr") == 0)
 		report_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
 	pthread_atfork(urcu_bp_before_fork, urcu_bp_after_fork_parent, child_after_fork);

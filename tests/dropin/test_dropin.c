@@ -703,39 +703,6 @@ __attribute__((noinline)) void contend_reported_lock(void)
 	}
 }
 
-/* A child contends a mutex and exits; its report names where it waited. */
-static void test_report_at_exit_names_the_contended_call_site(void **state)
-{
-	char path[] = "/tmp/amutex-report-XXXXXX", buf[8192];
-	int fd = mkstemp(path), status;
-	ssize_t n;
-	pid_t pid;
-
-	(void)state;
-	assert_true(fd >= 0);
-	pid = fork();
-	if (pid == 0) {
-		pthread_t t;
-
-		setenv("AMUTEX_REPORT", path, 1);
-		pthread_create(&t, NULL, hold_reported, NULL);
-		nap_ms(5);
-		contend_reported_lock();
-		__atomic_store_n(&hold_stop, 1, __ATOMIC_RELAXED);
-		pthread_join(t, NULL);
-		exit(0);	/* the report is written at exit */
-	}
-	waitpid(pid, &status, 0);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	unlink(path);
-	assert_true(n > 0);
-	buf[n] = '\0';
-	assert_non_null(strstr(buf, "amutex contention report"));
-	assert_non_null(strstr(buf, "contend_reported_lock+0x"));
-}
-
 /* ---- Return codes as glibc's ---- */
 
 static void test_timedlock_with_negative_tv_sec_returns_etimedout(void **state)
@@ -1878,41 +1845,6 @@ static int run_self(const char *how, char *const env[], char *out, size_t len)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-static void test_report_names_the_caller_of_cond_wait_for_a_relock(void **state)
-{
-	char path[] = "/tmp/amutex-report-XXXXXX";
-	size_t cap = 1 << 20;
-	char *buf = malloc(cap);
-	int fd = mkstemp(path), status;
-	ssize_t n, got = 0;
-	pid_t pid;
-
-	(void)state;
-	assert_true(fd >= 0);
-	pid = fork();
-	if (pid == 0) {
-		pthread_t t;
-
-		setenv("AMUTEX_REPORT", path, 1);
-		pthread_create(&t, NULL, signal_and_hold, NULL);
-		wait_for_report_cond();
-		pthread_join(t, NULL);
-		exit(0);
-	}
-	waitpid(pid, &status, 0);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	/* The child's report also lists what earlier tests contended in this process. */
-	while (got < (ssize_t)cap - 1 && (n = read(fd, buf + got, cap - 1 - (size_t)got)) > 0)
-		got += n;
-	close(fd);
-	unlink(path);
-	assert_true(got > 0);
-	buf[got] = '\0';
-	if (!strstr(buf, "wait_for_report_cond+0x"))
-		fail_msg("the relock is not named after the caller of pthread_cond_wait:\n%s", buf);
-	free(buf);
-}
-
 static int child_closes_stderr_after_contention(void)
 {
 	pthread_t t;
@@ -1935,6 +1867,113 @@ static void test_report_to_stderr_survives_a_program_closing_stderr(void **state
 	assert_int_equal(run_self("close-stderr", env, out, sizeof(out)), 0);
 	if (!strstr(out, "amutex contention report"))
 		fail_msg("no report on the stderr of load time: \"%s\"", out);
+}
+
+/*
+ * AMUTEX_STATS=auto, the default: statistics only when, at load, something
+ * will read them. A child that sets AMUTEX_REPORT only at run time and
+ * then contends a mutex finds its report empty under auto (nothing was
+ * observed), full under on, and full under auto when a reader was set at
+ * load (AMUTEX_METRICS here, a file nobody reads).
+ */
+static int child_sets_report_at_run_time(void)
+{
+	pthread_t t;
+
+	setenv("AMUTEX_REPORT", getenv("AMUTEX_TEST_REPORT"), 1);
+	pthread_create(&t, NULL, hold_reported, NULL);
+	nap_ms(5);
+	contend_reported_lock();
+	__atomic_store_n(&hold_stop, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	return 0;
+}
+
+static int child_cond_relock_sets_report_at_run_time(void)
+{
+	pthread_t t;
+
+	setenv("AMUTEX_REPORT", getenv("AMUTEX_TEST_REPORT"), 1);
+	pthread_create(&t, NULL, signal_and_hold, NULL);
+	wait_for_report_cond();
+	pthread_join(t, NULL);
+	return 0;
+}
+
+/*
+ * Runs child `how` in a fresh process under AMUTEX_STATS=stats and
+ * AMUTEX_METRICS=metrics, no other reader set at load, and puts the report
+ * it wrote at exit (to a path it set at run time) in buf.
+ */
+static void run_time_report(const char *how, const char *stats, const char *metrics,
+			    char *buf, size_t len)
+{
+	char report[] = "/tmp/amutex-auto-XXXXXX", rvar[64], svar[64], mvar[128], out[4096];
+	int fd = mkstemp(report);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	snprintf(rvar, sizeof(rvar), "AMUTEX_TEST_REPORT=%s", report);
+	snprintf(svar, sizeof(svar), "AMUTEX_STATS=%s", stats);
+	snprintf(mvar, sizeof(mvar), "AMUTEX_METRICS=%s", metrics);
+	{
+		/* No reader inherited from the test's own environment. */
+		char *env[] = { rvar, svar, mvar, "AMUTEX_REPORT=", "AMUTEX_METRICS_ADDR=",
+				"AMUTEX_WATCH=", NULL };
+
+		if (run_self(how, env, out, sizeof(out)) != 0)
+			fail_msg("child %s failed: %s", how, out);
+	}
+	n = pread(fd, buf, len - 1, 0);
+	close(fd);
+	unlink(report);
+	buf[n > 0 ? n : 0] = '\0';
+}
+
+static int run_time_report_names_the_lock(const char *stats, const char *metrics)
+{
+	char buf[8192];
+
+	run_time_report("report-at-run-time", stats, metrics, buf, sizeof(buf));
+	return strstr(buf, "contend_reported_lock+0x") != NULL;
+}
+
+/* A child contends a mutex and exits; its report names where it waited. */
+static void test_report_at_exit_names_the_contended_call_site(void **state)
+{
+	char buf[8192];
+
+	(void)state;
+	run_time_report("report-at-run-time", "on", "", buf, sizeof(buf));
+	assert_non_null(strstr(buf, "amutex contention report"));
+	if (!strstr(buf, "contend_reported_lock+0x"))
+		fail_msg("the report does not name the contended call site:\n%s", buf);
+}
+
+static void test_report_names_the_caller_of_cond_wait_for_a_relock(void **state)
+{
+	char buf[8192];
+
+	(void)state;
+	run_time_report("report-cond-relock", "on", "", buf, sizeof(buf));
+	if (!strstr(buf, "wait_for_report_cond+0x"))
+		fail_msg("the relock is not named after the caller of pthread_cond_wait:\n%s", buf);
+}
+
+static void test_statistics_are_kept_only_when_something_will_read_them(void **state)
+{
+	char metrics[] = "/tmp/amutex-auto-metrics-XXXXXX";
+	int fd = mkstemp(metrics);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	assert_false(run_time_report_names_the_lock("auto", ""));
+	assert_false(run_time_report_names_the_lock("", ""));	/* unset: auto */
+	assert_true(run_time_report_names_the_lock("on", ""));
+	assert_true(run_time_report_names_the_lock("auto", metrics));
+	assert_false(run_time_report_names_the_lock("off", metrics));
+	unlink(metrics);
 }
 
 static void test_report_says_nothing_when_nothing_was_contended(void **state)
@@ -2145,6 +2184,10 @@ static int run_child(const char *how)
 		return child_metrics_across_fork();
 	if (strcmp(how, "observe-race") == 0)
 		return child_observe_race();
+	if (strcmp(how, "report-at-run-time") == 0)
+		return child_sets_report_at_run_time();
+	if (strcmp(how, "report-cond-relock") == 0)
+		return child_cond_relock_sets_report_at_run_time();
 	return 2;
 }
 
@@ -2199,6 +2242,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_report_names_the_caller_of_cond_wait_for_a_relock),
 		cmocka_unit_test(test_report_to_stderr_survives_a_program_closing_stderr),
 		cmocka_unit_test(test_report_says_nothing_when_nothing_was_contended),
+		cmocka_unit_test(test_statistics_are_kept_only_when_something_will_read_them),
 		cmocka_unit_test(test_report_counts_each_mutex_once_when_threads_observe_it_at_once),
 		cmocka_unit_test(test_metrics_publisher_and_watchdog_run_in_a_forked_child_and_survive_its_exit),
 	};

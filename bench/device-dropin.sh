@@ -9,6 +9,12 @@ set -u
 D=$1; OUT=$2; WHAT=${3:-all}; PAIRS=${4:-3}
 here=$(cd "$(dirname "$0")" && pwd)
 export LD_LIBRARY_PATH=$D/lib
+# The library's commit, as device-build.sh recorded it (git on the device may
+# see another tree, or none).
+if [ -z "${COMMIT:-}" ] && [ -f "$D/build-info.txt" ]; then
+	COMMIT=$(sed -n 's/^# commit: //p' "$D/build-info.txt" | head -1)
+	export COMMIT
+fi
 "$D/amutex-bench-dyn" --help >/dev/null || { echo "the dynamic binary does not run here"; exit 1; }
 mkdir -p "$OUT"
 if [ "$WHAT" = all ] || [ "$WHAT" = mutex ]; then

@@ -13,7 +13,9 @@ table names the commit and machine its file says it measured.
 --update rewrites every block of docs/benchmarks.md that sits between
 "<!-- table FILE KIND -->" and "<!-- /table -->" from FILE (relative to the
 repository root), KIND being one of: scenarios, targets, stats, ab,
-ratios (bench/dropin-condvar.sh's), verbatim (a driver's own summary).
+ratios (bench/dropin-condvar.sh's), variants (bench/ab-preload.sh's blocks:
+each variant's median per-round ratio to the first), verbatim (a driver's
+own summary).
 """
 import re
 import statistics
@@ -283,8 +285,49 @@ def ratios(path):
     return "\n".join(out)
 
 
+def variants(path):
+    """bench/ab-preload.sh blocks (device-all.sh variants): per scenario, each
+    variant's median of its per-round ratios to the first (glibc)."""
+    head, blocks, names, notes = OrderedDict(), [], [], []
+    for l in open(path):
+        l = l.rstrip("\n")
+        m = re.match(r"#\s*(commit|machine|command|date):\s*(.*)", l)
+        if m and not blocks:
+            head.setdefault(m.group(1), m.group(2))
+            continue
+        m = re.match(r"# variant (\S+): (.*)", l)
+        if m:
+            notes.append("`%s`: %s" % (m.group(1), m.group(2)))
+            continue
+        m = re.match(r"# (.*), (ops|runs)/s; rounds of every variant", l)
+        if m:
+            what = m.group(1)
+            what = re.sub(r"^amutex-bench --scenario ", "", what)
+            what = re.sub(r" --duration-ms \d+", "", what)
+            what = re.sub(r"^\S*/", "", what)
+            blocks.append((what, OrderedDict()))
+            continue
+        m = re.match(r"MEDIAN (\S+) rate=\S+ ratio_to_\S+=(\S+) failed=(\d+)", l)
+        if m and blocks:
+            blocks[-1][1][m.group(1)] = (m.group(2), int(m.group(3)))
+            if m.group(1) not in names:
+                names.append(m.group(1))
+    out = [caption(head, path), ""]
+    if notes:
+        out += ["Variants: " + "; ".join(notes) + ".", ""]
+    out.append("| workload | " + " | ".join(names) + " |")
+    out.append("|---|" + "---|" * len(names))
+    for what, med_ in blocks:
+        cells = []
+        for n in names:
+            r, failed = med_.get(n, ("-", 0))
+            cells.append(("%sx" % r if r != "-" else "-") + (" (%d failed)" % failed if failed else ""))
+        out.append("| %s | %s |" % (what, " | ".join(cells)))
+    return "\n".join(out)
+
+
 KINDS = {"scenarios": scenarios, "targets": targets, "ab": ab, "stats": stats,
-         "verbatim": verbatim, "ratios": ratios}
+         "verbatim": verbatim, "ratios": ratios, "variants": variants}
 
 
 def update(doc):

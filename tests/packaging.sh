@@ -124,7 +124,7 @@ EOF
 cat >"$dir/consumer/CMakeLists.txt" <<'EOF'
 cmake_minimum_required(VERSION 3.18)
 project(consumer C)
-find_package(amutex 0.1 CONFIG REQUIRED)
+find_package(amutex 0.2 CONFIG REQUIRED)
 add_executable(consumer consumer.c)
 target_link_libraries(consumer amutex::amutex)
 add_executable(consumer_static consumer.c)

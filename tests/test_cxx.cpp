@@ -1,4 +1,11 @@
-// The public headers compile as C++ and the inline fast paths link from it.
+// The public headers compile as C++ and the inline fast paths link from it,
+// also after <sys/rseq.h>, whose __rseq_offset the header reads under a name
+// of its own (a second declaration would conflict in C++).
+#if defined(__has_include)
+#if __has_include(<sys/rseq.h>)
+#include <sys/rseq.h>
+#endif
+#endif
 #include <amutex.h>
 #include <amutex/stats.h>
 

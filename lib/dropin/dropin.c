@@ -4,9 +4,8 @@
  * static pool, fork handling, and the report at exit.
  *
  * Settings (docs/drop-in.md): AMUTEX_STATS=auto|on|off (per-mutex
- * statistics from the first contention; auto, the default: on when, at
- * load, something is set to read them - AMUTEX_REPORT, AMUTEX_METRICS,
- * AMUTEX_METRICS_ADDR or AMUTEX_WATCH), and those of
+ * statistics from the first contention; auto, the default: once something
+ * reads them, below), and those of
  * amutex itself and of its publishers (AMUTEX_METRICS..., AMUTEX_WATCH),
  * read at load; AMUTEX_REPORT=stderr|PATH, read at exit (a program may set
  * it), except that the stderr it writes to is the one of load time.
@@ -70,7 +69,26 @@ void (*amutex__dropin_observe_point)(void);
 
 static unsigned pool_used;	/* blocks handed out */
 static unsigned observed;	/* mutexes that got one: the report's count */
-static int observe = 1;		/* AMUTEX_STATS, as decided at load */
+/*
+ * AMUTEX_STATS: OFF, ON, or AUTO (the default): observe once something
+ * reads statistics - AMUTEX_REPORT set at load, or, in this process, an
+ * export, a publisher or the watchdog started (amutex__stats_readers; the
+ * variables AMUTEX_METRICS, AMUTEX_METRICS_ADDR and AMUTEX_WATCH start them
+ * at load). In an unmodified program nothing else reads them, and they are
+ * not free where a contended mutex moves between many CPUs: on 16 CPUs a C++
+ * condvar pool ran at 0.88x glibc with them and 0.99x without (docs/
+ * benchmarks.md, run 19). A mutex is observed at a contention, so one met
+ * before a reader started is observed at its next.
+ */
+enum { OBSERVE_OFF, OBSERVE_ON, OBSERVE_AUTO };
+static int observe = OBSERVE_AUTO;
+
+static int observing(void)
+{
+	int o = __atomic_load_n(&observe, __ATOMIC_RELAXED);
+
+	return o == OBSERVE_ON || (o == OBSERVE_AUTO && amutex__stats_readers());
+}
 
 void amutex__dropin_observe(struct pt_mutex *m, const void *site)
 {
@@ -78,7 +96,7 @@ void amutex__dropin_observe(struct pt_mutex *m, const void *site)
 	unsigned i;
 
 	/* Process-shared: a pointer would mean nothing in the other process. */
-	if (!__atomic_load_n(&observe, __ATOMIC_RELAXED) || (pt_kind(m) & KIND_PSHARED) ||
+	if (!observing() || (pt_kind(m) & KIND_PSHARED) ||
 	    __atomic_load_n(&pool_used, __ATOMIC_RELAXED) >= POOL)
 		return;
 	if ((i = __atomic_fetch_add(&pool_used, 1, __ATOMIC_RELAXED)) >= POOL)
@@ -150,39 +168,27 @@ static void report(void)
 	fclose(f);
 }
 
-/* A variable that is set to something: an exporter will read the statistics. */
-static int asked(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v && *v;
-}
-
-/*
- * AMUTEX_STATS=auto keeps statistics only when, at load, something will
- * read them: nothing else in an unmodified program can. Keeping them costs
- * the holder of a contended mutex a wait-histogram bucket write and two
- * clock reads per contended acquisition; on 16 CPUs that was up to 12% of a
- * C++ condvar pool's throughput (docs/benchmarks.md, run 19).
- */
-static int stats_wanted(const char *s)
+static int stats_setting(const char *s)
 {
 	if (s && (strcmp(s, "on") == 0 || strcmp(s, "1") == 0))
-		return 1;
+		return OBSERVE_ON;
 	if (s && (strcmp(s, "off") == 0 || strcmp(s, "0") == 0))
-		return 0;
+		return OBSERVE_OFF;
 	if (s && *s && strcmp(s, "auto") != 0)
 		amutex__warn_once("AMUTEX_STATS", "AMUTEX_STATS=\"%s\" is not auto, on "
 				  "or off; using auto", s);
-	return asked("AMUTEX_REPORT") || asked("AMUTEX_METRICS") ||
-	       asked("AMUTEX_METRICS_ADDR") || asked("AMUTEX_WATCH");
+	return OBSERVE_AUTO;
 }
 
 __attribute__((constructor)) static void dropin_load(void)
 {
 	const char *r = getenv("AMUTEX_REPORT");
+	int o = stats_setting(getenv("AMUTEX_STATS"));
 
-	observe = stats_wanted(getenv("AMUTEX_STATS"));
+	/* The report at exit reads them: asked for at load, it counts as a reader. */
+	if (o == OBSERVE_AUTO && r && *r)
+		o = OBSERVE_ON;
+	__atomic_store_n(&observe, o, __ATOMIC_RELAXED);
 	if (r && strcmp(r, "stderr") == 0)
 		report_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
 	pthread_atfork(urcu_bp_before_fork, urcu_bp_after_fork_parent, child_after_fork);

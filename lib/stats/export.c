@@ -368,6 +368,7 @@ static void table(FILE *f, struct snaps *all)
 
 int amutex_export(FILE *out, enum amutex_format format)
 {
+	amutex__stats_reader();
 	return amutex__export_labeled(out, format, "");
 }
 

@@ -144,6 +144,7 @@ static int start(struct publisher *p, void *(*fn)(void *))
 		return err;
 	}
 	__atomic_store_n(&p->running, 1, __ATOMIC_RELEASE);
+	amutex__stats_reader();
 	amutex__at_exit(amutex_metrics_stop);
 	if (!atfork_set) {
 		atfork_set = 1;

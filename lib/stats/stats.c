@@ -50,7 +50,7 @@ static __thread unsigned nheld;
 void amutex__stats_acquired(amutex_t *m, enum amutex__path path, uint64_t wait_ns)
 {
 	struct amutex__stats *s = m->stats;
-	struct amutex__stats_shard *h = &s->shard[amutex__stats_shard()];
+	struct amutex__stats_shard *h = &s->shard[amutex__stats_shard_index()];
 
 	switch (path) {
 	case AMUTEX_PATH_FAST:
@@ -104,7 +104,7 @@ void amutex__stats_released(amutex_t *m)
 
 void amutex__stats_handoff(struct amutex__stats *s)
 {
-	holder_inc(&s->shard[amutex__stats_shard()].handoffs);
+	holder_inc(&s->shard[amutex__stats_shard_index()].handoffs);
 }
 
 void amutex__stats_timeout(struct amutex__stats *s)
@@ -162,6 +162,18 @@ void amutex__stats_attach_init(struct amutex__stats *s, const amutex_t *lock, co
 }
 
 /* Readers. */
+
+static int readers;
+
+void amutex__stats_reader(void)
+{
+	__atomic_store_n(&readers, 1, __ATOMIC_RELAXED);
+}
+
+int amutex__stats_readers(void)
+{
+	return __atomic_load_n(&readers, __ATOMIC_RELAXED);
+}
 
 int amutex_stats_read(const amutex_t *m, struct amutex_counters *out)
 {

@@ -57,7 +57,7 @@ struct amutex__family {
  */
 /*
  * What the holder writes on every acquisition: one cache line per shard, the
- * shard of the CPU the holder runs on (amutex__stats_shard). Any holder may
+ * shard of the CPU the holder runs on (amutex__stats_shard_index). Any holder may
  * write any shard (one thread holds the lock at a time: relaxed load and
  * store), and a line is written from one CPU, so it stays there instead of
  * travelling with the lock to the next holder's CPU: on 16 CPUs the single
@@ -122,6 +122,14 @@ hidden void amutex__stats_contended_at(struct amutex__stats *s, const void *site
  */
 hidden void amutex__stats_attach_init(struct amutex__stats *s, const amutex_t *lock,
 				      const void *site);
+
+/*
+ * Whether anything reads statistics in this process: amutex_export was
+ * called, or a publisher or the watchdog started (the drop-in's
+ * AMUTEX_STATS=auto observes mutexes from then on).
+ */
+hidden void amutex__stats_reader(void);
+hidden int amutex__stats_readers(void);
 
 /* Reading, by exporters and the watchdog (stats.c); never the mutex itself. */
 hidden void amutex__stats_counters(const struct amutex__stats *s, struct amutex_counters *out);

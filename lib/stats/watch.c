@@ -281,6 +281,7 @@ int amutex_watch_start(const struct amutex_watch *w)
 		return err;
 	}
 	__atomic_store_n(&W.running, 1, __ATOMIC_RELEASE);
+	amutex__stats_reader();
 	amutex__at_exit(amutex_watch_stop);
 	if (!atfork_set) {
 		atfork_set = 1;

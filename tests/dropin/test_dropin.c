@@ -11,11 +11,13 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -693,14 +695,21 @@ static void *hold_reported(void *arg)
 	return NULL;
 }
 
-void contend_reported_lock(void);
+int contend_reported_lock(void);
 
-__attribute__((noinline)) void contend_reported_lock(void)
+/* 50 acquisitions; returns how many found the mutex held (and waited). */
+__attribute__((noinline)) int contend_reported_lock(void)
 {
+	int busy = 0;
+
 	for (int i = 0; i < 50; i++) {
-		pthread_mutex_lock(&reported);
+		if (pthread_mutex_trylock(&reported) == EBUSY) {
+			busy++;
+			pthread_mutex_lock(&reported);
+		}
 		pthread_mutex_unlock(&reported);
 	}
+	return busy;
 }
 
 /* ---- Return codes as glibc's ---- */
@@ -1879,14 +1888,28 @@ static void test_report_to_stderr_survives_a_program_closing_stderr(void **state
 static int child_sets_report_at_run_time(void)
 {
 	pthread_t t;
+	int busy;
 
 	setenv("AMUTEX_REPORT", getenv("AMUTEX_TEST_REPORT"), 1);
 	pthread_create(&t, NULL, hold_reported, NULL);
 	nap_ms(5);
-	contend_reported_lock();
+	busy = contend_reported_lock();
 	__atomic_store_n(&hold_stop, 1, __ATOMIC_RELAXED);
 	pthread_join(t, NULL);
-	return 0;
+	return busy > 0 ? 0 : 3;	/* an empty report proves nothing without a wait */
+}
+
+/* A program that reads statistics through the API (amutex_export) itself. */
+static int child_exports_then_sets_report(void)
+{
+	int (*export_)(FILE *, int) = (int (*)(FILE *, int))dlsym(RTLD_DEFAULT, "amutex_export");
+	FILE *f = fopen("/dev/null", "w");
+
+	if (!export_ || !f)
+		return 4;
+	export_(f, 0);
+	fclose(f);
+	return child_sets_report_at_run_time();
 }
 
 static int child_cond_relock_sets_report_at_run_time(void)
@@ -1906,9 +1929,10 @@ static int child_cond_relock_sets_report_at_run_time(void)
  * it wrote at exit (to a path it set at run time) in buf.
  */
 static void run_time_report(const char *how, const char *stats, const char *metrics,
-			    char *buf, size_t len)
+			    const char *watch, char *buf, size_t len)
 {
-	char report[] = "/tmp/amutex-auto-XXXXXX", rvar[64], svar[64], mvar[128], out[4096];
+	char report[] = "/tmp/amutex-auto-XXXXXX", rvar[64], svar[64], mvar[128], wvar[128];
+	char out[4096];
 	int fd = mkstemp(report);
 	ssize_t n;
 
@@ -1916,10 +1940,11 @@ static void run_time_report(const char *how, const char *stats, const char *metr
 	snprintf(rvar, sizeof(rvar), "AMUTEX_TEST_REPORT=%s", report);
 	snprintf(svar, sizeof(svar), "AMUTEX_STATS=%s", stats);
 	snprintf(mvar, sizeof(mvar), "AMUTEX_METRICS=%s", metrics);
+	snprintf(wvar, sizeof(wvar), "AMUTEX_WATCH=%s", watch);
 	{
 		/* No reader inherited from the test's own environment. */
-		char *env[] = { rvar, svar, mvar, "AMUTEX_REPORT=", "AMUTEX_METRICS_ADDR=",
-				"AMUTEX_WATCH=", NULL };
+		char *env[] = { rvar, svar, mvar, wvar, "AMUTEX_REPORT=", "AMUTEX_METRICS_ADDR=",
+				NULL };
 
 		if (run_self(how, env, out, sizeof(out)) != 0)
 			fail_msg("child %s failed: %s", how, out);
@@ -1930,11 +1955,12 @@ static void run_time_report(const char *how, const char *stats, const char *metr
 	buf[n > 0 ? n : 0] = '\0';
 }
 
-static int run_time_report_names_the_lock(const char *stats, const char *metrics)
+static int run_time_report_names_the_lock(const char *stats, const char *metrics,
+					  const char *watch)
 {
 	char buf[8192];
 
-	run_time_report("report-at-run-time", stats, metrics, buf, sizeof(buf));
+	run_time_report("report-at-run-time", stats, metrics, watch, buf, sizeof(buf));
 	return strstr(buf, "contend_reported_lock+0x") != NULL;
 }
 
@@ -1944,7 +1970,7 @@ static void test_report_at_exit_names_the_contended_call_site(void **state)
 	char buf[8192];
 
 	(void)state;
-	run_time_report("report-at-run-time", "on", "", buf, sizeof(buf));
+	run_time_report("report-at-run-time", "on", "", "", buf, sizeof(buf));
 	assert_non_null(strstr(buf, "amutex contention report"));
 	if (!strstr(buf, "contend_reported_lock+0x"))
 		fail_msg("the report does not name the contended call site:\n%s", buf);
@@ -1955,7 +1981,7 @@ static void test_report_names_the_caller_of_cond_wait_for_a_relock(void **state)
 	char buf[8192];
 
 	(void)state;
-	run_time_report("report-cond-relock", "on", "", buf, sizeof(buf));
+	run_time_report("report-cond-relock", "on", "", "", buf, sizeof(buf));
 	if (!strstr(buf, "wait_for_report_cond+0x"))
 		fail_msg("the relock is not named after the caller of pthread_cond_wait:\n%s", buf);
 }
@@ -1968,11 +1994,23 @@ static void test_statistics_are_kept_only_when_something_will_read_them(void **s
 	(void)state;
 	assert_true(fd >= 0);
 	close(fd);
-	assert_false(run_time_report_names_the_lock("auto", ""));
-	assert_false(run_time_report_names_the_lock("", ""));	/* unset: auto */
-	assert_true(run_time_report_names_the_lock("on", ""));
-	assert_true(run_time_report_names_the_lock("auto", metrics));
-	assert_false(run_time_report_names_the_lock("off", metrics));
+	assert_false(run_time_report_names_the_lock("auto", "", ""));
+	assert_false(run_time_report_names_the_lock("", "", ""));	/* unset: auto */
+	assert_true(run_time_report_names_the_lock("on", "", ""));
+	/* A publisher or a watchdog started at load reads them. */
+	assert_true(run_time_report_names_the_lock("auto", metrics, ""));
+	assert_true(run_time_report_names_the_lock("auto", "", "p99=1s,window=40ms"));
+	/* A program that called amutex_export reads them from then on. */
+	{
+		char buf[8192];
+
+		run_time_report("export-then-report", "auto", "", "", buf, sizeof(buf));
+		if (!strstr(buf, "contend_reported_lock+0x"))
+			fail_msg("no statistics after amutex_export under auto:\n%s", buf);
+	}
+	/* A watchdog that did not start (malformed) reads nothing. */
+	assert_false(run_time_report_names_the_lock("auto", "", "p99=bogus"));
+	assert_false(run_time_report_names_the_lock("off", metrics, ""));
 	unlink(metrics);
 }
 
@@ -2186,6 +2224,8 @@ static int run_child(const char *how)
 		return child_observe_race();
 	if (strcmp(how, "report-at-run-time") == 0)
 		return child_sets_report_at_run_time();
+	if (strcmp(how, "export-then-report") == 0)
+		return child_exports_then_sets_report();
 	if (strcmp(how, "report-cond-relock") == 0)
 		return child_cond_relock_sets_report_at_run_time();
 	return 2;

@@ -113,16 +113,23 @@ struct amutex__stats_head {
     (defined(__x86_64__) || defined(__aarch64__)) && defined(__has_builtin)
 #if __has_builtin(__builtin_thread_pointer)
 #define AMUTEX__RSEQ_CPU 1
-extern const ptrdiff_t __rseq_offset;
+/*
+ * glibc's __rseq_offset under a name of our own: <sys/rseq.h> declares it
+ * without C linkage in C++, which a second declaration here would conflict
+ * with.
+ */
+extern const ptrdiff_t amutex__rseq_offset __asm__("__rseq_offset");
 #endif
 #endif
+AMUTEX__STATIC_ASSERT((AMUTEX__STATS_SHARDS & (AMUTEX__STATS_SHARDS - 1)) == 0,
+		      "the shard count is a power of two: the index is masked");
 
-static inline unsigned amutex__stats_shard(void)
+static inline unsigned amutex__stats_shard_index(void)
 {
 #ifdef AMUTEX__RSEQ_CPU
 	/* struct rseq's cpu_id, at 4; negative (unregistered) works as any value. */
 	return (unsigned)*(const volatile int *)(const void *)
-		((const char *)__builtin_thread_pointer() + __rseq_offset + 4) &
+		((const char *)__builtin_thread_pointer() + amutex__rseq_offset + 4) &
 	       (AMUTEX__STATS_SHARDS - 1);
 #else
 	return 0;
@@ -148,7 +155,7 @@ static inline void amutex__count_fast(amutex_t *m)
 	if (__builtin_expect(s == 0, 1))
 		return;
 	c = &((struct amutex__stats_head *)(void *)((char *)s + AMUTEX__STATS_SHARD_BYTES *
-						     amutex__stats_shard()))->acquired_fast;
+						     amutex__stats_shard_index()))->acquired_fast;
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
 

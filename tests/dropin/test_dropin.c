@@ -1893,7 +1893,12 @@ static int child_sets_report_at_run_time(void)
 	setenv("AMUTEX_REPORT", getenv("AMUTEX_TEST_REPORT"), 1);
 	pthread_create(&t, NULL, hold_reported, NULL);
 	nap_ms(5);
+	/* Until one acquisition waited (a loaded machine may not run the holder at once). */
 	busy = contend_reported_lock();
+	for (int i = 0; busy == 0 && i < 1000; i++) {
+		nap_ms(1);
+		busy = contend_reported_lock();
+	}
 	__atomic_store_n(&hold_stop, 1, __ATOMIC_RELAXED);
 	pthread_join(t, NULL);
 	return busy > 0 ? 0 : 3;	/* an empty report proves nothing without a wait */

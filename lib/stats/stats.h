@@ -60,9 +60,9 @@ struct amutex__family {
  * shard of the CPU the holder runs on (amutex__stats_shard_index). Any holder may
  * write any shard (one thread holds the lock at a time: relaxed load and
  * store), and a line is written from one CPU, so it stays there instead of
- * travelling with the lock to the next holder's CPU: on 16 CPUs the single
- * line this replaced cost a C++ thread pool 18% of its throughput under the
- * drop-in (docs/benchmarks.md, run 18).
+ * travelling with the lock to the next holder's CPU (on 16 CPUs statistics
+ * cost a C++ thread pool under the drop-in 18% of its throughput, and the
+ * shards recovered about a third of that: docs/benchmarks.md, runs 18-19).
  */
 struct amutex__stats_shard {
 	uint64_t acquired_fast;		/* first: struct amutex__stats_head */

@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 struct amutex__reg {
@@ -115,6 +116,19 @@ void amutex__stats_release(struct amutex__stats *s)
 
 static struct amutex__stats *pending;
 
+/*
+ * Drains in progress. A drainer takes the whole pending list, then adds its
+ * blocks one by one: a reader whose own drain found the list empty waits
+ * for the drains that took it before (else an export, such as the report at
+ * exit while a watchdog thread drains, misses a block in flight). At most
+ * 100 ms (a thousand naps of 100 us): a drainer may be a thread that a fork
+ * did not copy. Readers are exporters, never lock paths.
+ */
+static unsigned draining;
+#ifdef AMUTEX_TEST_SEAMS
+void (*amutex__registry_drain_point)(void);
+#endif
+
 void amutex__registry_pending(struct amutex__stats *s)
 {
 	struct amutex__stats *head = __atomic_load_n(&pending, __ATOMIC_RELAXED);
@@ -128,14 +142,31 @@ void amutex__registry_pending(struct amutex__stats *s)
 
 static void pending_drain(void)
 {
-	struct amutex__stats *s = __atomic_exchange_n(&pending, NULL, __ATOMIC_ACQUIRE);
+	struct amutex__stats *s;
 
+	/* Seq-cst: a reader that finds the list empty sees the count of whoever emptied it. */
+	__atomic_add_fetch(&draining, 1, __ATOMIC_SEQ_CST);
+	s = __atomic_exchange_n(&pending, NULL, __ATOMIC_SEQ_CST);
+#ifdef AMUTEX_TEST_SEAMS
+	if (s) {
+		void (*f)(void) = __atomic_load_n(&amutex__registry_drain_point, __ATOMIC_ACQUIRE);
+
+		if (f)
+			f();
+	}
+#endif
 	while (s) {
 		struct amutex__stats *next = s->next_pending;
 
 		if (registry_add(s) != 0)
 			break;	/* out of memory: the rest stay unlisted */
 		s = next;
+	}
+	__atomic_sub_fetch(&draining, 1, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < 1000 && __atomic_load_n(&draining, __ATOMIC_SEQ_CST) != 0; i++) {
+		struct timespec ts = { 0, 100000 };
+
+		nanosleep(&ts, NULL);
 	}
 }
 

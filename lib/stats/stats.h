@@ -160,6 +160,10 @@ hidden void amutex__stats_release(struct amutex__stats *s);
  * amutex__registry_each drains first.
  */
 hidden void amutex__registry_pending(struct amutex__stats *s);
+#ifdef AMUTEX_TEST_SEAMS
+/* Called by a drain that took blocks off the pending list, before it adds them. */
+extern void (*amutex__registry_drain_point)(void);
+#endif
 /*
  * Call fn for every registered lock inside one RCU read-side section, after
  * draining the pending list into the registry.

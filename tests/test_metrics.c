@@ -361,14 +361,31 @@ static void test_counters_are_exact_across_the_shards_of_several_cpus(void **sta
  * (the drop-in's report at exit, beside a watchdog thread draining, once
  * listed no mutex though its header counted one).
  */
-static int drain_started, export_started;
+static int drain_started, reader_waits, drain_go;
 
+/* Spin (1 ms naps) until *flag, for at most 2 s; 1 when it came. */
+static int await_flag(int *flag)
+{
+	for (int i = 0; i < 2000; i++) {
+		if (__atomic_load_n(flag, __ATOMIC_ACQUIRE))
+			return 1;
+		nap_ms(1);
+	}
+	return __atomic_load_n(flag, __ATOMIC_ACQUIRE);
+}
+
+/* The drainer, blocks in hand: until the reader waits for it (or told to go). */
 static void drain_pause(void)
 {
 	__atomic_store_n(&drain_started, 1, __ATOMIC_RELEASE);
-	while (!__atomic_load_n(&export_started, __ATOMIC_ACQUIRE))
+	while (!__atomic_load_n(&reader_waits, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&drain_go, __ATOMIC_ACQUIRE))
 		nap_ms(1);
-	nap_ms(20);	/* the exporter's own drain has found the list empty by now */
+}
+
+static void reader_waiting(void)
+{
+	__atomic_store_n(&reader_waits, 1, __ATOMIC_RELEASE);
 }
 
 static void ignore_block(void *arg, const struct amutex__stats *s)
@@ -392,29 +409,73 @@ static void count_block_of(void *arg, const struct amutex__stats *s)
 		blocks_of++;
 }
 
-static void test_export_waits_for_a_block_another_thread_is_registering(void **state)
+/* A block on the pending list, and a thread draining it, paused with it in hand. */
+static struct amutex__stats *drain_in_flight(amutex_t *m, pthread_t *t)
 {
 	amutex_attr_t a;
+	struct amutex__stats *s;
+
+	drain_started = reader_waits = drain_go = 0;
+	amutex_attr_init(&a);
+	amutex_attr_setstats(&a, 1);
+	assert_non_null(s = amutex__stats_new(m, &a));
+	assert_null(s->reg);	/* unnamed: not registered */
+	amutex__registry_pending(s);
+	__atomic_store_n(&amutex__registry_drain_point, drain_pause, __ATOMIC_RELEASE);
+	pthread_create(t, NULL, drainer, NULL);
+	assert_true(await_flag(&drain_started));
+	return s;
+}
+
+static void test_export_waits_for_a_block_another_thread_is_registering(void **state)
+{
 	amutex_t m = AMUTEX_INITIALIZER;
 	struct amutex__stats *s;
 	pthread_t t;
 
 	(void)state;
-	amutex_attr_init(&a);
-	amutex_attr_setstats(&a, 1);
-	assert_non_null(s = amutex__stats_new(&m, &a));
-	assert_null(s->reg);	/* unnamed: not registered */
-	amutex__registry_pending(s);
-	__atomic_store_n(&amutex__registry_drain_point, drain_pause, __ATOMIC_RELEASE);
-	pthread_create(&t, NULL, drainer, NULL);
-	while (!__atomic_load_n(&drain_started, __ATOMIC_ACQUIRE))
-		nap_ms(1);
-	__atomic_store_n(&export_started, 1, __ATOMIC_RELEASE);
-	amutex__registry_each(count_block_of, &m);
+	s = drain_in_flight(&m, &t);
+	__atomic_store_n(&amutex__registry_wait_point, reader_waiting, __ATOMIC_RELEASE);
+	blocks_of = 0;
+	amutex__registry_each(count_block_of, &m);	/* waits: the drainer goes on then */
+	__atomic_store_n(&drain_go, 1, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
+	__atomic_store_n(&amutex__registry_wait_point, NULL, __ATOMIC_RELEASE);
 	__atomic_store_n(&amutex__registry_drain_point, NULL, __ATOMIC_RELEASE);
+	assert_true(reader_waits);
 	assert_int_equal(blocks_of, 1);
 	assert_non_null(s->reg);
+	amutex__stats_release(s);
+}
+
+/*
+ * A child of a fork taken while a thread was draining: that thread is not
+ * in the child, and the child's exports do not wait for it.
+ */
+static void test_child_of_a_fork_during_a_drain_does_not_wait_for_it(void **state)
+{
+	amutex_t m = AMUTEX_INITIALIZER;
+	struct amutex__stats *s;
+	pthread_t t;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	s = drain_in_flight(&m, &t);
+	pid = fork();
+	if (pid == 0) {
+		__atomic_store_n(&amutex__registry_drain_point, NULL, __ATOMIC_RELEASE);
+		__atomic_store_n(&amutex__registry_wait_point, reader_waiting, __ATOMIC_RELEASE);
+		amutex__registry_each(ignore_block, NULL);
+		_exit(__atomic_load_n(&reader_waits, __ATOMIC_ACQUIRE) ? 1 : 0);
+	}
+	assert_true(pid > 0);
+	waitpid(pid, &status, 0);
+	__atomic_store_n(&drain_go, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	__atomic_store_n(&amutex__registry_drain_point, NULL, __ATOMIC_RELEASE);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 	amutex__stats_release(s);
 }
 
@@ -853,6 +914,7 @@ int main(void)
 		cmocka_unit_test(test_hooks_see_each_contended_wait_and_starvation_episode),
 		cmocka_unit_test(test_counters_are_exact_across_the_shards_of_several_cpus),
 		cmocka_unit_test(test_export_waits_for_a_block_another_thread_is_registering),
+		cmocka_unit_test(test_child_of_a_fork_during_a_drain_does_not_wait_for_it),
 		cmocka_unit_test(test_hold_times_are_recorded_per_unlock),
 		cmocka_unit_test(test_prometheus_text_passes_promtool),
 		cmocka_unit_test(test_prometheus_buckets_are_cumulative_and_end_at_count),

@@ -20,8 +20,9 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 struct amutex__reg {
 	struct cds_lfht_node node;
@@ -120,14 +121,44 @@ static struct amutex__stats *pending;
  * Drains in progress. A drainer takes the whole pending list, then adds its
  * blocks one by one: a reader whose own drain found the list empty waits
  * for the drains that took it before (else an export, such as the report at
- * exit while a watchdog thread drains, misses a block in flight). At most
- * 100 ms (a thousand naps of 100 us): a drainer may be a thread that a fork
- * did not copy. Readers are exporters, never lock paths.
+ * exit while a watchdog thread drains, misses a block in flight). Readers
+ * are exporters, never lock paths; they wait at most 100 ms.
+ *
+ * The word: the process id in the high half, the count of drains in the
+ * low. A child of a fork taken during a drain inherits a count that no
+ * thread of its own will take back: it reads another process's id there
+ * and counts from 0 (no fork handler needed, whatever their order).
  */
-static unsigned draining;
+static uint64_t draining;
 #ifdef AMUTEX_TEST_SEAMS
 void (*amutex__registry_drain_point)(void);
+void (*amutex__registry_wait_point)(void);
 #endif
+
+static uint64_t drain_word(uint32_t pid, uint32_t count)
+{
+	return (uint64_t)pid << 32 | count;
+}
+
+/* +1 or -1 to this process's count (from 0 when the word is another process's). */
+static void drain_count(uint32_t pid, int delta)
+{
+	uint64_t old = __atomic_load_n(&draining, __ATOMIC_RELAXED), new;
+
+	do {
+		uint32_t n = (uint32_t)(old >> 32) == pid ? (uint32_t)old : 0;
+
+		new = drain_word(pid, n + (uint32_t)delta);
+	} while (!__atomic_compare_exchange_n(&draining, &old, new, 1, __ATOMIC_SEQ_CST,
+					      __ATOMIC_RELAXED));
+}
+
+static int drains_in_progress(uint32_t pid)
+{
+	uint64_t w = __atomic_load_n(&draining, __ATOMIC_SEQ_CST);
+
+	return (uint32_t)(w >> 32) == pid && (uint32_t)w != 0;
+}
 
 void amutex__registry_pending(struct amutex__stats *s)
 {
@@ -142,11 +173,18 @@ void amutex__registry_pending(struct amutex__stats *s)
 
 static void pending_drain(void)
 {
+	uint32_t pid = (uint32_t)getpid();
 	struct amutex__stats *s;
+	struct timespec now, until;
 
-	/* Seq-cst: a reader that finds the list empty sees the count of whoever emptied it. */
-	__atomic_add_fetch(&draining, 1, __ATOMIC_SEQ_CST);
-	s = __atomic_exchange_n(&pending, NULL, __ATOMIC_SEQ_CST);
+	/*
+	 * A reader whose exchange finds the list empty synchronizes with the
+	 * exchange that emptied it (the pushes are read-modify-writes in its
+	 * release sequence), so it sees that drainer's count, and its table
+	 * adds once the count is back.
+	 */
+	drain_count(pid, 1);
+	s = __atomic_exchange_n(&pending, NULL, __ATOMIC_ACQ_REL);
 #ifdef AMUTEX_TEST_SEAMS
 	if (s) {
 		void (*f)(void) = __atomic_load_n(&amutex__registry_drain_point, __ATOMIC_ACQUIRE);
@@ -162,11 +200,31 @@ static void pending_drain(void)
 			break;	/* out of memory: the rest stay unlisted */
 		s = next;
 	}
-	__atomic_sub_fetch(&draining, 1, __ATOMIC_SEQ_CST);
-	for (int i = 0; i < 1000 && __atomic_load_n(&draining, __ATOMIC_SEQ_CST) != 0; i++) {
-		struct timespec ts = { 0, 100000 };
+	drain_count(pid, -1);
+	if (!drains_in_progress(pid))
+		return;
+#ifdef AMUTEX_TEST_SEAMS
+	{
+		void (*f)(void) = __atomic_load_n(&amutex__registry_wait_point, __ATOMIC_ACQUIRE);
 
-		nanosleep(&ts, NULL);
+		if (f)
+			f();
+	}
+#endif
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += 100000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	while (drains_in_progress(pid)) {
+		struct timespec nap = { 0, 100000 };
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > until.tv_sec ||
+		    (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
+			break;
+		nanosleep(&nap, NULL);
 	}
 }
 

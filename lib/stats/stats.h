@@ -163,6 +163,8 @@ hidden void amutex__registry_pending(struct amutex__stats *s);
 #ifdef AMUTEX_TEST_SEAMS
 /* Called by a drain that took blocks off the pending list, before it adds them. */
 extern void (*amutex__registry_drain_point)(void);
+/* Called by a reader that starts waiting for another thread's drain. */
+extern void (*amutex__registry_wait_point)(void);
 #endif
 /*
  * Call fn for every registered lock inside one RCU read-side section, after

@@ -18,6 +18,20 @@ extern "C" {
 
 #define AMUTEX_NS_PER_SEC 1000000000ull
 
+/*
+ * A pause point of the test builds (AMUTEX_TEST_SEAMS): call the test's
+ * hook, a void (*)(void) variable, if one is set. Nothing in other builds.
+ */
+#ifdef AMUTEX_TEST_SEAMS
+#define AMUTEX_PAUSE_POINT(hook) do {						\
+	void (*f_)(void) = __atomic_load_n(&(hook), __ATOMIC_ACQUIRE);		\
+	if (f_)									\
+		f_();								\
+} while (0)
+#else
+#define AMUTEX_PAUSE_POINT(hook) ((void)0)
+#endif
+
 static inline uint64_t amutex__now_ns(void)
 {
 	struct timespec ts;

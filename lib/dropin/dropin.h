@@ -166,14 +166,9 @@ extern void (*amutex__dropin_cancel_point)(void) hidden;
 /* Called by a signaller after it marked and detached, before it opens barriers. */
 extern void (*amutex__dropin_open_point)(void) hidden;
 #define DSTEP(s) __atomic_add_fetch(&amutex__dropin_steps[DROPIN_STEP_##s], 1, __ATOMIC_RELAXED)
-#define DPOINT(hook) do {							\
-	void (*f_)(void) = __atomic_load_n(&(hook), __ATOMIC_ACQUIRE);		\
-	if (f_)									\
-		f_();								\
-} while (0)
 #else
 #define DSTEP(s) ((void)0)
-#define DPOINT(hook) ((void)0)
 #endif
+#define DPOINT(hook) AMUTEX_PAUSE_POINT(hook)
 
 #endif /* AMUTEX_DROPIN_H */

@@ -175,7 +175,7 @@ static void pending_drain(void)
 {
 	uint32_t pid = (uint32_t)getpid();
 	struct amutex__stats *s;
-	struct timespec now, until;
+	uint64_t until;
 
 	/*
 	 * A reader whose exchange finds the list empty synchronizes with the
@@ -185,14 +185,8 @@ static void pending_drain(void)
 	 */
 	drain_count(pid, 1);
 	s = __atomic_exchange_n(&pending, NULL, __ATOMIC_ACQ_REL);
-#ifdef AMUTEX_TEST_SEAMS
-	if (s) {
-		void (*f)(void) = __atomic_load_n(&amutex__registry_drain_point, __ATOMIC_ACQUIRE);
-
-		if (f)
-			f();
-	}
-#endif
+	if (s)
+		AMUTEX_PAUSE_POINT(amutex__registry_drain_point);
 	while (s) {
 		struct amutex__stats *next = s->next_pending;
 
@@ -203,27 +197,11 @@ static void pending_drain(void)
 	drain_count(pid, -1);
 	if (!drains_in_progress(pid))
 		return;
-#ifdef AMUTEX_TEST_SEAMS
-	{
-		void (*f)(void) = __atomic_load_n(&amutex__registry_wait_point, __ATOMIC_ACQUIRE);
-
-		if (f)
-			f();
-	}
-#endif
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_nsec += 100000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
-	while (drains_in_progress(pid)) {
+	AMUTEX_PAUSE_POINT(amutex__registry_wait_point);
+	until = amutex__now_ns() + 100000000;
+	while (drains_in_progress(pid) && amutex__now_ns() < until) {
 		struct timespec nap = { 0, 100000 };
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > until.tv_sec ||
-		    (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
-			break;
 		nanosleep(&nap, NULL);
 	}
 }

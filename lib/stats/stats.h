@@ -77,8 +77,9 @@ struct amutex__stats {
 	struct amutex__stats_shard shard[AMUTEX__STATS_SHARDS];
 	/*
 	 * The wait histogram's buckets, holder-recorded (its count, sum and
-	 * max stay 0: the count is the buckets', the shards keep sum and max). A contended acquisition writes
-	 * one bucket, which may be on any CPU's line.
+	 * max stay 0: the count is the buckets', the shards keep sum and
+	 * max). A contended acquisition writes one bucket, which may be on
+	 * any CPU's line.
 	 */
 	amutex_hist_t wait;
 	/* Written by waiters and releasers, outside critical sections. */

@@ -451,23 +451,33 @@ static void *wait_forever(void *arg)
 	return NULL;
 }
 
-static void test_cancelled_cond_waiter_holds_mutex_in_cleanup(void **state)
+/*
+ * Once t waits in x's condvar: cancel it; it ends cancelled, its cleanup
+ * having run with the mutex held.
+ */
+static void cancel_waiter(struct cancel *x, pthread_t t)
 {
-	static struct cancel x;
-	pthread_t t;
 	void *r;
 
-	(void)state;
-	init_type(&x.m, PTHREAD_MUTEX_ERRORCHECK);
-	pthread_cond_init(&x.c, NULL);
-	pthread_create(&t, NULL, wait_forever, &x);
-	while (!__atomic_load_n(&x.started, __ATOMIC_ACQUIRE))
+	while (!__atomic_load_n(&x->started, __ATOMIC_ACQUIRE))
 		nap_ms(1);
 	nap_ms(10);
 	pthread_cancel(t);
 	pthread_join(t, &r);
 	assert_ptr_equal(r, PTHREAD_CANCELED);
-	assert_int_equal(x.held_in_cleanup, 1);
+	assert_int_equal(x->held_in_cleanup, 1);
+}
+
+static void test_cancelled_cond_waiter_holds_mutex_in_cleanup(void **state)
+{
+	static struct cancel x;
+	pthread_t t;
+
+	(void)state;
+	init_type(&x.m, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_cond_init(&x.c, NULL);
+	pthread_create(&t, NULL, wait_forever, &x);
+	cancel_waiter(&x, t);
 	/* And released by the cleanup: free for us. */
 	assert_int_equal(pthread_mutex_trylock(&x.m), 0);
 	pthread_mutex_unlock(&x.m);
@@ -487,7 +497,6 @@ static void test_cancelled_cond_waiter_on_program_stack(void **state)
 	void *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	pthread_attr_t a;
 	pthread_t t;
-	void *r;
 
 	(void)state;
 	assert_true(stack != MAP_FAILED);
@@ -498,13 +507,7 @@ static void test_cancelled_cond_waiter_on_program_stack(void **state)
 	assert_int_equal(pthread_attr_setstack(&a, stack, size), 0);
 	assert_int_equal(pthread_create(&t, &a, wait_forever, &x), 0);
 	pthread_attr_destroy(&a);
-	while (!__atomic_load_n(&x.started, __ATOMIC_ACQUIRE))
-		nap_ms(1);
-	nap_ms(10);
-	pthread_cancel(t);
-	pthread_join(t, &r);
-	assert_ptr_equal(r, PTHREAD_CANCELED);
-	assert_int_equal(x.held_in_cleanup, 1);
+	cancel_waiter(&x, t);
 	pthread_mutex_destroy(&x.m);
 	pthread_cond_destroy(&x.c);
 	munmap(stack, size);

@@ -2,7 +2,8 @@
 # The drop-in on a many-core machine without the project's packages: the
 # dynamic amutex-bench, libamutex-pthread.so with liburcu beside it, and
 # the C++ condvar pool prebuilt with libstdc++ linked in (nothing but glibc
-# needed there). A static binary cannot be preloaded, so the dynamic one.
+# needed there), and stress-ng with its own libraries when it was there to
+# bundle. A static binary cannot be preloaded, so the dynamic one.
 #   bench/device-dropin.sh DIR OUT_DIR [mutex|condvar|all] [PAIRS]
 #   DIR: amutex-bench-dyn, condvar_pool, lib/ (made by bench/device-dropin-prepare.sh)
 set -u
@@ -21,6 +22,7 @@ if [ "$WHAT" = all ] || [ "$WHAT" = mutex ]; then
 	"$here/dropin-compare.sh" "$D/amutex-bench-dyn" "$D/lib/libamutex-pthread.so" "$OUT"
 fi
 if [ "$WHAT" = all ] || [ "$WHAT" = condvar ]; then
+	[ -x "$D/stress-ng/run" ] && export STRESS_NG=$D/stress-ng/run
 	POOL_BIN=$D/condvar_pool "$here/dropin-condvar.sh" "$D/amutex-bench-dyn" \
 		"$D/lib/libamutex-pthread.so" "$OUT" "$PAIRS"
 fi

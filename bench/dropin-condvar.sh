@@ -5,11 +5,13 @@
 # (ping-pong, also with AMUTEX_SPIN=1000; producer/consumer with 1, 4, 16
 # consumers; a broadcast barrier of 4 and 16 threads), a CPython
 # threading.Condition ping-pong (/usr/bin/python3), a C++
-# std::condition_variable pool, and stress-ng --mutex when it is installed.
+# std::condition_variable pool, and stress-ng --mutex (one instance per
+# CPU) when it is installed.
 # Prints each pair, then the median of the ratios per scenario
 # (throughput: drop-in / glibc, above 1 is faster).
 #   bench/dropin-condvar.sh AMUTEX_BENCH LIBAMUTEX_PTHREAD [OUT_DIR] [PAIRS]
 # POOL_BIN: a prebuilt condvar_pool (else built here with g++, skipped without it).
+# STRESS_NG: the stress-ng to run (default: the installed one, skipped without it).
 set -u
 B=$1; L=$2; OUT=${3:-.}; PAIRS=${4:-5}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -74,8 +76,9 @@ fi
 if [ -n "$POOL" ]; then
 	pairs cxx-pool X=1 -- "$POOL" 4 200000
 fi
-if command -v stress-ng >/dev/null; then
-	pairs stress-ng X=1 -- stress-ng --mutex 2 --timeout 3s --metrics-brief
+STRESS_NG=${STRESS_NG:-$(command -v stress-ng)}
+if [ -n "$STRESS_NG" ]; then
+	pairs stress-ng X=1 -- "$STRESS_NG" --mutex "$(nproc)" --timeout 3s --metrics-brief
 fi
 echo "load after: $(uptime | sed 's/.*load average/load average/')" | tee -a "$raw"
 # Ratios: drop-in / glibc for each pair, then the median per scenario.

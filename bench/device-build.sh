@@ -42,16 +42,31 @@ cmake -S . -B build/device-dyn -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAMUTEX_BUILD_
 cmake --build build/device-dyn -j "$jobs" --target amutex-bench amutex-pthread >/dev/null
 bash bench/device-dropin-prepare.sh build/device-dyn "$out"
 # Drop-in variants for device-all.sh's variants section, each built with
-# its own C flags into lib/libamutex-pthread-NAME.so. DROPIN_VARIANTS:
-# "NAME:CFLAGS ..." (default: one broadcast root, docs/drop-in.md).
+# its own C flags, and optionally a patch applied to a clean checkout of
+# HEAD (an experiment kept out of the tree, as in docs/results/; without
+# this tree's uncommitted changes),
+# into lib/libamutex-pthread-NAME.so. DROPIN_VARIANTS:
+# "NAME:CFLAGS[:PATCH] ..." with commas between flags (default: one
+# broadcast root, docs/drop-in.md).
 : >"$out/variants.txt"
 for v in ${DROPIN_VARIANTS:-roots1:-DAMUTEX_DROPIN_ROOTS=1}; do
 	name=${v%%:*}
-	cmake -S . -B "build/device-$name" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAMUTEX_BUILD_TESTS=OFF \
-		"-DCMAKE_C_FLAGS=$(echo "${v#*:}" | tr ',' ' ')" >/dev/null
+	rest=${v#*:}
+	flags=${rest%%:*}
+	patch=; [ "$rest" = "$flags" ] || patch=${rest#*:}
+	src=.
+	if [ -n "$patch" ]; then
+		src=$(mktemp -d)
+		git worktree add -f --detach "$src" HEAD >/dev/null 2>&1
+		git -C "$src" apply "$top/$patch" || { echo "device-build.sh: $patch does not apply" >&2; exit 1; }
+	fi
+	rm -rf "build/device-$name"	# its cache may name another source tree
+	cmake -S "$src" -B "build/device-$name" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAMUTEX_BUILD_TESTS=OFF \
+		"-DCMAKE_C_FLAGS=$(echo "$flags" | tr ',' ' ')" >/dev/null
 	cmake --build "build/device-$name" -j "$jobs" --target amutex-pthread >/dev/null
 	cp -L "build/device-$name/libamutex-pthread.so" "$out/lib/libamutex-pthread-$name.so"
-	echo "# variant $name: ${v#*:}" >>"$out/variants.txt"
+	[ "$src" = . ] || git worktree remove --force "$src"
+	echo "# variant $name: $flags${patch:+ with $patch}" >>"$out/variants.txt"
 done
 
 {

@@ -77,7 +77,7 @@ AMUTEX_API void amutex_hist_sharded_read(const amutex_hist_sharded_t *h, amutex_
  */
 struct amutex_counters {
 	uint64_t acquired_fast;		/* first attempt, no spin, no sleep */
-	uint64_t acquired_spin;		/* after spinning, without sleeping */
+	uint64_t acquired_spin;		/* after spinning (or yielding), without sleeping */
 	uint64_t acquired_sleep;	/* after sleeping at least once */
 	uint64_t handoffs;		/* received directly from an unlock */
 	uint64_t timeouts;		/* timedlock calls that gave up */

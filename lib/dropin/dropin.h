@@ -125,8 +125,8 @@ hidden int amutex__dropin_mutex_timed(pthread_mutex_t *pm, clockid_t clock,
  * What a condvar wait does to its mutex (mutex.c): may_unlock, 0 or EPERM
  * (an errorcheck, recursive or glibc-kept mutex the caller does not own);
  * unlock, counting the waiter in the mutex (destroy says EBUSY); relock,
- * without spinning, named after site, and uncount; 0 or the error of a
- * robust mutex (EOWNERDEAD).
+ * yielding instead of spinning (mutex.c), named after site, and uncount;
+ * 0 or the error of a robust mutex (EOWNERDEAD).
  */
 hidden int amutex__dropin_cond_may_unlock(pthread_mutex_t *pm);
 hidden void amutex__dropin_cond_unlock(pthread_mutex_t *pm);

@@ -259,15 +259,19 @@ void amutex__dropin_cond_unlock(pthread_mutex_t *pm)
 }
 
 /*
- * How a relock after a condvar wake waits: without spinning (its signaller
- * may hold the mutex, preempted by it on the CPU the wake-up was placed
- * on). A measurement build may let it spin as any lock does
- * (-DAMUTEX_DROPIN_RELOCK_SPIN), to compare on many CPUs.
+ * How a relock after a condvar wake waits: without spinning, yielding the
+ * CPU while that runs another thread (its signaller may hold the mutex,
+ * preempted by it on the CPU the wake-up was placed on: protocol.c). A
+ * measurement build may let it spin as any lock does
+ * (-DAMUTEX_DROPIN_RELOCK_SPIN) or sleep at once as before run 24
+ * (-DAMUTEX_DROPIN_RELOCK_NOYIELD), to compare on many CPUs.
  */
-#ifdef AMUTEX_DROPIN_RELOCK_SPIN
+#if defined(AMUTEX_DROPIN_RELOCK_SPIN)
 #define RELOCK_HOW 0
-#else
+#elif defined(AMUTEX_DROPIN_RELOCK_NOYIELD)
 #define RELOCK_HOW AMUTEX_WAIT_NOSPIN
+#else
+#define RELOCK_HOW AMUTEX_WAIT_YIELD
 #endif
 
 int amutex__dropin_cond_relock(pthread_mutex_t *pm, const void *site)

@@ -114,7 +114,9 @@ hidden void amutex__futex_wake(uint32_t *word, int n, int how);
  * statistics name the lock after.
  */
 #define AMUTEX_WAIT_REALTIME 1	/* abs is CLOCK_REALTIME, not CLOCK_MONOTONIC */
-#define AMUTEX_WAIT_NOSPIN   2	/* do not spin: the caller was just woken (a condvar) */
+#define AMUTEX_WAIT_NOSPIN   2	/* do not spin (the drop-in's relock before run 24) */
+#define AMUTEX_WAIT_YIELD    4	/* no spin, but yield the CPU while that runs others (protocol.c) */
+#define AMUTEX_YIELD_ROUNDS  3	/* the most yields of an AMUTEX_WAIT_YIELD lock before it sleeps */
 hidden int amutex__lock_contended(amutex_t *m, const struct timespec *abs, int how,
 				  const void *site);
 
@@ -133,6 +135,8 @@ struct amutex__thread {
 	int linked;
 	uint8_t spin_debt;		/* failed spins, less 4 per spin that got the lock (protocol.c) */
 	uint8_t spin_probe;		/* slow paths since the last probing spin */
+	uint8_t yield_debt;		/* yields since the last that paid off (protocol.c) */
+	uint8_t yield_probe;		/* relocks since the last probing yield */
 };
 extern __thread struct amutex__thread amutex__self hidden;
 hidden void amutex__thread_link(void);
@@ -166,7 +170,7 @@ enum amutex__step {
 	AMUTEX_STEP_U1, AMUTEX_STEP_U2, AMUTEX_STEP_U3, AMUTEX_STEP_U4,
 	AMUTEX_STEP_T1, AMUTEX_STEP_T2, AMUTEX_STEP_T3, AMUTEX_STEP_T4,
 	AMUTEX_STEP_ORPHAN, AMUTEX_STEP_REFUSED, AMUTEX_STEP_S1, AMUTEX_STEP_EPERM,
-	AMUTEX_STEP_F1,
+	AMUTEX_STEP_F1, AMUTEX_STEP_YIELD,
 	AMUTEX_STEP_COUNT
 };
 #ifdef AMUTEX_TEST_SEAMS
@@ -174,6 +178,8 @@ extern uint64_t amutex__steps[AMUTEX_STEP_COUNT] hidden;
 extern const char *const amutex__step_names[AMUTEX_STEP_COUNT] hidden;
 /* Waits measured by the slow path are multiplied by this (1: real time). */
 extern uint32_t amutex__clock_scale hidden;
+/* Not 0: every yield of a relock took this many ns, whatever the clock says. */
+extern uint64_t amutex__yield_ns hidden;
 /* Per-mille chances of each injected fault, per futex call. */
 struct amutex__faults {
 	unsigned eintr;		/* wait returns EINTR without sleeping */

@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 
 #define LOCKED   AMUTEX__LOCKED
 #define WOKEN    AMUTEX__WOKEN
@@ -47,12 +48,14 @@
 uint64_t amutex__steps[AMUTEX_STEP_COUNT];
 const char *const amutex__step_names[AMUTEX_STEP_COUNT] = {
 	"L2", "L3", "L4", "L5", "L6", "U1", "U2", "U3", "U4",
-	"T1", "T2", "T3", "T4", "orphan", "refused", "S1", "EPERM", "F1",
+	"T1", "T2", "T3", "T4", "orphan", "refused", "S1", "EPERM", "F1", "yield",
 };
 uint32_t amutex__clock_scale = 1;
+uint64_t amutex__yield_ns;
 void (*amutex__test_point)(enum amutex__point p, const amutex_t *m);
 #define STEP(t) __atomic_add_fetch(&amutex__steps[AMUTEX_STEP_##t], 1, __ATOMIC_RELAXED)
 #define WAIT_CLOCK() (amutex__clock_ns() * amutex__clock_scale)
+#define YIELD_TOOK(ns) (amutex__yield_ns ? amutex__yield_ns : (ns))
 #define POINT(p, m) do {							\
 	void (*f_)(enum amutex__point, const amutex_t *) =			\
 		__atomic_load_n(&amutex__test_point, __ATOMIC_ACQUIRE);		\
@@ -62,6 +65,7 @@ void (*amutex__test_point)(enum amutex__point p, const amutex_t *m);
 #else
 #define STEP(t) ((void)0)
 #define WAIT_CLOCK() amutex__clock_ns()
+#define YIELD_TOOK(ns) (ns)
 #define POINT(p, m) ((void)0)
 #endif
 
@@ -346,10 +350,11 @@ struct waiter {
 	uint32_t threshold;		/* starvation threshold, encoded */
 	unsigned cpus;
 	int check;			/* pauses between looks while spinning */
-	int rounds, iter;		/* spin rounds allowed, spent since last woken */
+	int rounds, iter;		/* spin (or yield) rounds allowed, spent since last woken */
 	int adapt;			/* automatic rounds: tell spin_outcome */
 	uint64_t spin_until;		/* no spinning after this (0: not spinning yet) */
 	int spinning;			/* holds a spinner slot */
+	int yield;			/* yields instead of spinning (AMUTEX_WAIT_YIELD) */
 	int awoke;			/* owns WOKEN */
 	int starving;			/* has waited past the threshold */
 	enum amutex__path path;		/* how far it went: fast, spin, sleep */
@@ -360,6 +365,118 @@ struct waiter {
 };
 
 enum turn { OWNED, QUEUED, AGAIN };
+
+/*
+ * A caller just woken by a condition variable (AMUTEX_WAIT_YIELD: the
+ * drop-in's relock) that finds the lock held, or wanted by others
+ * (must_yield), yields the CPU instead of spinning or sleeping at once.
+ * Its signaller often still holds the lock, and the kernel often puts a
+ * wake-up on the waker's CPU: there a spin spins against an owner that
+ * cannot run, and a sleep costs a futex wait and a wake-up whose
+ * preemption at the unlock stops an owner still at work (a producer in
+ * the middle of its batch). A yield that comes back within
+ * YIELD_SWITCH_NS ran nobody (one that runs another thread takes two
+ * context switches: at least 2.4 us on the 2-core machine, against 0.5 us
+ * for one that runs none: docs/results/2core-2026-11-27-run24-yield-
+ * explore.txt): the owner runs on another CPU, so the thread stops
+ * yielding and competes. At most YIELD_ROUNDS yields, before its first
+ * sleep only, under the ordinary policies only (a SCHED_FIFO or SCHED_RR
+ * yield runs peers of its priority alone, a SCHED_DEADLINE yield gives up
+ * the rest of its period), and none under AMUTEX_SPIN=off. Measured
+ * against the relock that sleeps at once: docs/benchmarks.md, run 24.
+ */
+#define YIELD_ROUNDS AMUTEX_YIELD_ROUNDS
+#define YIELD_SWITCH_NS 1500
+
+/*
+ * A yield pays off where the owner keeps the CPU a while after it (a
+ * producer finishing its batch, which the yielder then finds fuller, even
+ * when it must sleep after all). Where the owner unlocks and blocks within
+ * microseconds (CPython's GIL handing over, a ping-pong), a sleep on the
+ * mutex would have woken the thread at that unlock as fast, and yielding
+ * there measured slower (CPython 0.99x glibc against 1.03x); where yields
+ * run nobody (a CPU to itself: two threads on two CPUs, many idle CPUs)
+ * each is a system call for nothing. So, per thread as the spin debt: a
+ * yield that kept the thread off the CPU YIELD_USEFUL_NS or more clears
+ * its yield debt, any other adds 1; at YIELD_DEBT_MAX the thread yields in
+ * one slow-path relock out of YIELD_PROBE only. (Counting a relock as paid
+ * off only when it then took the lock without sleeping measured 3.8x glibc
+ * on producer/consumer with 16 consumers in two runs out of four, against
+ * 6.7-7.7x for this rule in every run.) The cost: on a CPU crowded with
+ * unrelated busy threads every yield is long, and a relock may wait up to
+ * YIELD_ROUNDS time slices where a sleeper would be woken at the unlock
+ * (docs/design.md, the bound).
+ */
+#define YIELD_USEFUL_NS 8000
+#define YIELD_DEBT_MAX 4
+#define YIELD_PROBE 8
+
+static int yield_budget(void)
+{
+	struct amutex__thread *t = &amutex__self;
+
+	if (t->yield_debt < YIELD_DEBT_MAX)
+		return YIELD_ROUNDS;
+	return ++t->yield_probe % YIELD_PROBE == 0 ? YIELD_ROUNDS : 0;
+}
+
+static void yield_outcome(int paid_off)
+{
+	struct amutex__thread *t = &amutex__self;
+
+	if (paid_off)
+		t->yield_debt = 0;
+	else if (t->yield_debt < YIELD_DEBT_MAX)
+		t->yield_debt++;
+}
+
+/*
+ * Whom it yields to: whoever the word shows (anything but TIMED): the
+ * owner, threads queued for the lock or one woken for it, a handoff in
+ * starvation mode. On producer/consumer with 16 consumers on 2 CPUs,
+ * yielding only while the lock is held measured 1.84x glibc (the relock
+ * that sleeps at once 2.90x), also while sleepers are queued 1.61x (2.78x),
+ * and to whatever the word shows 6.94x (3.09x); run 24.
+ */
+static int must_yield(uint32_t state)
+{
+	return (state & ~TIMED) != 0;
+}
+
+/* The policies under which a yield lets any other thread of the CPU run. */
+static int ordinary_policy(void)
+{
+	int policy = sched_getscheduler(0) & ~SCHED_RESET_ON_FORK;
+
+	return policy == SCHED_OTHER || policy == SCHED_BATCH || policy == SCHED_IDLE;
+}
+
+/*
+ * yield_round: one such yield. It does not take WOKEN: off the CPU it may
+ * stay for a whole time slice, and an unlock meanwhile must still wake a
+ * sleeper.
+ */
+static int yield_round(struct waiter *w, uint32_t *old)
+{
+	uint64_t t0, off;
+
+	if (w->iter >= w->rounds || w->path == AMUTEX_PATH_SLEEP || !must_yield(*old))
+		return 0;
+	if (w->iter == 0 && !ordinary_policy()) {
+		w->rounds = 0;
+		return 0;
+	}
+	STEP(YIELD);
+	t0 = amutex__clock_ns();
+	sched_yield();
+	off = YIELD_TOOK(elapsed(t0, amutex__clock_ns()));
+	yield_outcome(off >= YIELD_USEFUL_NS);
+	w->iter = off >= YIELD_SWITCH_NS ? w->iter + 1 : w->rounds;
+	w->path = AMUTEX_PATH_SPIN;
+	POINT(SPUN, w->m);
+	*old = load(&w->m->state);
+	return 1;
+}
 
 static void waiter_init(struct waiter *w, amutex_t *m, const struct timespec *abs,
 			int how, const void *site)
@@ -375,8 +492,10 @@ static void waiter_init(struct waiter *w, amutex_t *m, const struct timespec *ab
 	w->threshold = amutex__threshold(m, c);
 	w->check = amutex__fair(m, c) ? AMUTEX_FAIR_SPIN_CHECK : c->spin_check;
 	w->cpus = c->cpus;
-	w->rounds = how & AMUTEX_WAIT_NOSPIN ? 0 : amutex__spin_rounds(m);
-	w->adapt = w->rounds > 0 && spin_setting(m, c) == AMUTEX_SPIN_AUTO;
+	w->yield = (how & AMUTEX_WAIT_YIELD) != 0;
+	w->rounds = w->yield ? (spin_setting(m, c) == AMUTEX_SPIN_OFF ? 0 : yield_budget()) :
+		    how & AMUTEX_WAIT_NOSPIN ? 0 : amutex__spin_rounds(m);
+	w->adapt = !w->yield && w->rounds > 0 && spin_setting(m, c) == AMUTEX_SPIN_AUTO;
 	if (w->adapt)
 		w->rounds = spin_budget(w->rounds);
 	w->iter = w->spinning = w->awoke = w->starving = 0;
@@ -401,12 +520,15 @@ static void waiter_init(struct waiter *w, amutex_t *m, const struct timespec *ab
  * of pauses, at most `rounds` rounds and SPIN_MAX_NS since the thread last
  * woke, and only with a spinner slot. A spinner takes WOKEN when sleepers
  * exist, so the unlock it hopes to profit from wakes nobody. 1 when it spun
- * a round.
+ * a round. A thread that may not spin but yields (AMUTEX_WAIT_YIELD) makes
+ * a yield_round instead.
  */
 static int spin(struct waiter *w, uint32_t *old)
 {
 	amutex_t *m = w->m;
 
+	if (w->yield)
+		return yield_round(w, old);
 	if ((*old & (LOCKED | STARVING)) != LOCKED || w->iter >= w->rounds)
 		return 0;
 	if (w->iter == 0)
@@ -635,9 +757,10 @@ int amutex__lock_contended(amutex_t *m, const struct timespec *abs, int how, con
 		/*
 		 * An observed mutex comes here free when its word was not 0
 		 * (WOKEN set, say), and for every operation of a TIMED one:
-		 * take it before reading the clock.
+		 * take it before reading the clock; but not past others
+		 * queued or awake for it when this thread yields to them.
 		 */
-		if (!(old & (LOCKED | STARVING)) &&
+		if (!(old & (LOCKED | STARVING)) && !(w.yield && w.rounds > 0 && must_yield(old)) &&
 		    cas(&m->state, &old, old | LOCKED, __ATOMIC_ACQUIRE)) {
 			STEP(L2);
 			return owned(&w);

@@ -1103,7 +1103,8 @@ static void test_signal_meeting_leaving_waiters_still_wakes_a_waiting_one(void *
 	/* Widen the window between LEAVING and the unlink: let the signaller in. */
 	__atomic_store_n(&amutex__dropin_leaving_point, linger, __ATOMIC_RELEASE);
 #endif
-	for (int round = 0; round < 20; round++) {
+	/* Until a signal met a leaving waiter: most runs need one round, a loaded machine more. */
+	for (int round = 0; round < 100; round++) {
 		pthread_t t[LEAVERS];
 
 		L.made = L.taken = L.done = 0;
@@ -1263,6 +1264,313 @@ static void test_broadcast_tree_wakes_every_waiter_while_some_leave(void **state
 	(void)roots0;
 #endif
 }
+
+/*
+ * ---- The relock after a wake-up yields to the signaller ----
+ * A waiter woken by a signal sent under the mutex finds the mutex held.
+ * When the signaller is off the CPU the wake-up put the waiter on and
+ * keeps working there once it has it back (a producer), the waiter yields
+ * to it instead of sleeping on the mutex. When the signaller runs
+ * elsewhere the waiter's yields run nobody, it sleeps as before, and a
+ * thread whose yields do not pay off stops yielding but to probe. No
+ * yields under a real-time policy or AMUTEX_SPIN=off.
+ */
+struct yield_rounds {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	int cpu;		/* the waiter's */
+	int fifo;		/* the waiter runs under SCHED_FIFO */
+	int err;		/* the waiter's pinning or policy failed (an errno) */
+	int waiting;		/* the round the waiter waits for */
+	int round, stop;
+};
+
+/* Static: a failed test leaves the test function, and its waiter with it. */
+static struct yield_rounds yr;
+static cpu_set_t saved_cpus;
+
+static int save_cpus(void **state)
+{
+	(void)state;
+	return sched_getaffinity(0, sizeof(saved_cpus), &saved_cpus);
+}
+
+/* Teardown, after a failure too: the test thread pinned itself. */
+static int restore_cpus(void **state)
+{
+	(void)state;
+#ifdef AMUTEX_TEST_SEAMS
+	amutex__yield_ns = 0;
+#endif
+	return sched_setaffinity(0, sizeof(saved_cpus), &saved_cpus);
+}
+
+static int pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+static void busy_us(long us)
+{
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000000L + (b.tv_nsec - a.tv_nsec) / 1000 < us);
+}
+
+static void *wait_rounds(void *arg)
+{
+	struct yield_rounds *y = arg;
+	struct sched_param p = { .sched_priority = 1 };
+	int err = pin_to(y->cpu);
+
+	if (!err && y->fifo)
+		err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &p);
+	pthread_mutex_lock(&y->m);
+	y->err = err;
+	for (int r = 1; !y->stop; r++) {
+		y->waiting = r;
+		while (y->round < r && !y->stop)
+			pthread_cond_wait(&y->c, &y->m);
+	}
+	pthread_mutex_unlock(&y->m);
+	return NULL;
+}
+
+static pthread_t start_rounds(int cpu, int fifo)
+{
+	pthread_t t;
+
+	memset(&yr, 0, sizeof(yr));
+	pthread_mutex_init(&yr.m, NULL);
+	pthread_cond_init(&yr.c, NULL);
+	yr.cpu = cpu;
+	yr.fifo = fifo;
+	pthread_create(&t, NULL, wait_rounds, &yr);
+	return t;
+}
+
+/* Round r: the signaller holds the mutex once the waiter waits for r. */
+static void lock_when_waiting(int r)
+{
+	pthread_mutex_lock(&yr.m);
+	while (yr.waiting < r) {
+		pthread_mutex_unlock(&yr.m);
+		sched_yield();
+		pthread_mutex_lock(&yr.m);
+	}
+}
+
+/* Ends the rounds (the test thread holds no lock); 0 or the waiter's errno. */
+static int end_rounds(pthread_t t)
+{
+	pthread_mutex_lock(&yr.m);
+	yr.stop = 1;
+	pthread_cond_signal(&yr.c);
+	pthread_mutex_unlock(&yr.m);
+	pthread_join(t, NULL);
+	pthread_cond_destroy(&yr.c);
+	pthread_mutex_destroy(&yr.m);
+	return yr.err;
+}
+
+#ifdef AMUTEX_TEST_SEAMS
+#define CORE_STEPS(s) __atomic_load_n(&amutex__steps[AMUTEX_STEP_##s], __ATOMIC_RELAXED)
+#else
+#define CORE_STEPS(s) 0		/* the linked and preloaded builds cannot count */
+#define AMUTEX_YIELD_ROUNDS 3	/* lib/mutex/mutex.h's */
+#endif
+
+#define YIELD_TEST_ROUNDS 200
+
+/*
+ * Rounds on one CPU: signal, yield (the woken waiter runs here and finds
+ * the mutex held), work 20 us, unlock. The relocks' yields and queueings,
+ * or -1 when the waiter could not be set up (errno in *err).
+ */
+static int same_cpu_rounds(int fifo, uint64_t *yields, uint64_t *queued, int *err)
+{
+	pthread_t t;
+	int cpu = sched_getcpu();
+
+	if ((*err = pin_to(cpu)) != 0)
+		return -1;
+	*yields = CORE_STEPS(YIELD);
+	*queued = CORE_STEPS(L4);
+	t = start_rounds(cpu, fifo);
+	for (int r = 1; r <= YIELD_TEST_ROUNDS; r++) {
+		lock_when_waiting(r);
+		yr.round = r;
+		pthread_cond_signal(&yr.c);
+		sched_yield();
+		busy_us(20);
+		pthread_mutex_unlock(&yr.m);
+	}
+	if ((*err = end_rounds(t)) != 0)
+		return -1;
+	*yields = CORE_STEPS(YIELD) - *yields;
+	*queued = CORE_STEPS(L4) - *queued;
+	return 0;
+}
+
+static void test_relock_yields_to_a_signaller_preempted_on_its_cpu(void **state)
+{
+	uint64_t yields, queued;
+	int err;
+
+	(void)state;
+	assert_int_equal(same_cpu_rounds(0, &yields, &queued, &err), 0);
+#ifdef AMUTEX_TEST_SEAMS
+	/*
+	 * How many relocks find the mutex held depends on the scheduler (on an
+	 * idle machine nearly all, about 2 yields and no queueing each; under
+	 * load fewer): some do, and yield.
+	 */
+	print_message("%d rounds on one CPU: %llu yields in relocks, %llu threads queued on the "
+		      "mutex\n", YIELD_TEST_ROUNDS, (unsigned long long)yields,
+		      (unsigned long long)queued);
+	assert_true(yields > 0);
+	assert_true(yields <= (uint64_t)AMUTEX_YIELD_ROUNDS * YIELD_TEST_ROUNDS);
+#endif
+}
+
+static void test_relock_does_not_yield_under_a_realtime_policy(void **state)
+{
+	uint64_t yields, queued;
+	int err;
+
+	(void)state;
+	if (same_cpu_rounds(1, &yields, &queued, &err) != 0) {
+		print_message("no SCHED_FIFO here (%s)\n", strerror(err));
+		skip();
+	}
+#ifdef AMUTEX_TEST_SEAMS
+	print_message("%d rounds, waiter under SCHED_FIFO: %llu yields, %llu queued\n",
+		      YIELD_TEST_ROUNDS, (unsigned long long)yields, (unsigned long long)queued);
+	assert_int_equal(yields, 0);
+#endif
+}
+
+#define YIELD_ALONE_ROUNDS 20
+
+/*
+ * Rounds with the signaller on another CPU, holding the mutex until the
+ * woken waiter sleeps on it; by_count[n]: the relocks that yielded n times.
+ * 0, or the round whose waiter never slept or yielded more than allowed.
+ */
+static int other_cpu_rounds(int by_count[AMUTEX_YIELD_ROUNDS + 1])
+{
+	int cpus[2], n = 0, failed = 0;
+	pthread_t t;
+
+	for (int i = 0; i < CPU_SETSIZE && n < 2; i++)
+		if (CPU_ISSET(i, &saved_cpus))
+			cpus[n++] = i;
+	if (n < 2)
+		return -1;
+	assert_int_equal(pin_to(cpus[0]), 0);
+	t = start_rounds(cpus[1], 0);
+	for (int r = 1; r <= YIELD_ALONE_ROUNDS && !failed; r++) {
+		uint64_t yields = CORE_STEPS(YIELD);
+
+		lock_when_waiting(r);
+		yr.round = r;
+		pthread_cond_signal(&yr.c);
+		for (int i = 0; sleepers_of(&yr.m) == 0 && !failed; i++) {
+			if (i == 5000)
+				failed = r;
+			nap_ms(1);
+		}
+		yields = CORE_STEPS(YIELD) - yields;
+		if (yields > AMUTEX_YIELD_ROUNDS)
+			failed = r;
+		else
+			by_count[yields]++;
+		pthread_mutex_unlock(&yr.m);
+	}
+	assert_int_equal(end_rounds(t), 0);
+	return failed;
+}
+
+static void test_relock_sleeps_when_the_signaller_runs_on_another_cpu(void **state)
+{
+	int by_count[AMUTEX_YIELD_ROUNDS + 1] = { 0 }, failed;
+
+	(void)state;
+	if ((failed = other_cpu_rounds(by_count)) < 0) {
+		print_message("one CPU\n");
+		skip();
+	}
+	if (failed)
+		fail_msg("round %d: the woken waiter never slept on the mutex, or yielded more than "
+			 "%d times", failed, AMUTEX_YIELD_ROUNDS);
+	print_message("%d relocks whose signaller ran on another CPU: %d without a yield, %d "
+		      "stopped after 1, %d after 2, %d after 3\n", YIELD_ALONE_ROUNDS, by_count[0],
+		      by_count[1], by_count[2], by_count[3]);
+}
+
+#ifdef AMUTEX_TEST_SEAMS
+/*
+ * The same rounds with the yields' durations given (the seam): yields that
+ * run nobody end the yielding at once and build the thread's debt, after
+ * which it yields in one relock in eight; long ones go on and never do.
+ */
+static void test_relock_stops_yielding_where_yields_do_not_pay_off(void **state)
+{
+	int quick[AMUTEX_YIELD_ROUNDS + 1] = { 0 }, slow[AMUTEX_YIELD_ROUNDS + 1] = { 0 };
+
+	(void)state;
+	amutex__yield_ns = 500;		/* ran nobody */
+	if (other_cpu_rounds(quick) != 0)
+		skip();
+	amutex__yield_ns = 20000;	/* kept off the CPU 20 us: paid off */
+	assert_int_equal(other_cpu_rounds(slow), 0);
+	print_message("yields of 0.5 us: %d relocks without a yield, %d with one; of 20 us: %d "
+		      "with %d\n", quick[0], quick[1], slow[AMUTEX_YIELD_ROUNDS], AMUTEX_YIELD_ROUNDS);
+	/* 4 relocks build the debt, then probes at every 8th: rounds 12 and 20. */
+	assert_int_equal(quick[1], 4 + 2);
+	assert_int_equal(quick[0], YIELD_ALONE_ROUNDS - 6);
+	assert_int_equal(slow[AMUTEX_YIELD_ROUNDS], YIELD_ALONE_ROUNDS);
+}
+#endif
+
+#ifdef AMUTEX_TEST_SEAMS
+static int run_self(const char *how, char *const env[], char *out, size_t len);
+
+static int child_relock_yields(void)
+{
+	uint64_t yields, queued;
+	int err;
+
+	if (same_cpu_rounds(0, &yields, &queued, &err) != 0)
+		return 3;
+	fprintf(stderr, "yields=%llu queued=%llu\n", (unsigned long long)yields,
+		(unsigned long long)queued);
+	return 0;
+}
+
+static void test_relock_does_not_yield_under_amutex_spin_off(void **state)
+{
+	char *env[] = { "AMUTEX_SPIN=off", NULL }, out[4096];
+	unsigned long long yields = ~0ull, queued = 0;
+	const char *p;
+
+	(void)state;
+	assert_int_equal(run_self("relock-yields", env, out, sizeof(out)), 0);
+	p = strstr(out, "yields=");
+	assert_non_null(p);
+	assert_int_equal(sscanf(p, "yields=%llu queued=%llu", &yields, &queued), 2);
+	print_message("AMUTEX_SPIN=off: %llu yields, %llu queued in %d rounds\n", yields, queued,
+		      YIELD_TEST_ROUNDS);
+	assert_int_equal(yields, 0);
+}
+#endif
 
 /* ---- A mutex a condvar waiter will relock is busy ---- */
 
@@ -2241,6 +2549,10 @@ static int run_child(const char *how)
 		return child_exports_then_sets_report();
 	if (strcmp(how, "report-cond-relock") == 0)
 		return child_cond_relock_sets_report_at_run_time();
+#ifdef AMUTEX_TEST_SEAMS
+	if (strcmp(how, "relock-yields") == 0)
+		return child_relock_yields();
+#endif
 	return 2;
 }
 
@@ -2285,6 +2597,19 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_signal_meeting_leaving_waiters_still_wakes_a_waiting_one),
 		cmocka_unit_test(test_broadcast_tree_wakes_every_waiter_while_some_leave),
 		cmocka_unit_test(test_mutex_destroy_while_a_cond_waiter_will_relock_returns_ebusy),
+		cmocka_unit_test_setup_teardown(test_relock_yields_to_a_signaller_preempted_on_its_cpu,
+						save_cpus, restore_cpus),
+		cmocka_unit_test_setup_teardown(test_relock_does_not_yield_under_a_realtime_policy,
+						save_cpus, restore_cpus),
+		cmocka_unit_test_setup_teardown(test_relock_sleeps_when_the_signaller_runs_on_another_cpu,
+						save_cpus, restore_cpus),
+#ifdef AMUTEX_TEST_SEAMS
+		cmocka_unit_test_setup_teardown(test_relock_stops_yielding_where_yields_do_not_pay_off,
+						save_cpus, restore_cpus),
+#endif
+#ifdef AMUTEX_TEST_SEAMS
+		cmocka_unit_test(test_relock_does_not_yield_under_amutex_spin_off),
+#endif
 		cmocka_unit_test(test_child_of_fork_locks_mutexes_with_sleepers_and_a_handoff_in_flight),
 		cmocka_unit_test(test_child_of_fork_uses_a_condvar_the_parent_waits_on),
 		cmocka_unit_test(test_fork_from_a_signal_handler_inside_a_cond_wait),

@@ -3,6 +3,8 @@
 #define AMUTEX_TEST_SUPPORT_H
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -24,6 +26,29 @@ static inline void busy(uint64_t ns)
 	while (now_ns() < end)
 		;
 }
+
+#ifdef CPU_SETSIZE	/* _GNU_SOURCE */
+/* Pin the calling thread to cpu: 0 or an errno. */
+static inline int pin_self(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+/* The first n CPUs of set into cpus; how many it holds, up to n. */
+static inline int first_cpus(const cpu_set_t *set, int *cpus, int n)
+{
+	int k = 0;
+
+	for (int i = 0; i < CPU_SETSIZE && k < n; i++)
+		if (CPU_ISSET(i, set))
+			cpus[k++] = i;
+	return k;
+}
+#endif
 
 static inline void nap_ms(long ms)
 {

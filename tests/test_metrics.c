@@ -289,11 +289,8 @@ struct pinned { amutex_t *m; int cpu, n, on; };
 static void *pinned_thread(void *arg)
 {
 	struct pinned *p = arg;
-	cpu_set_t set;
 
-	CPU_ZERO(&set);
-	CPU_SET(p->cpu, &set);
-	p->on = pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
+	p->on = pin_self(p->cpu) == 0;
 	for (int i = 0; i < p->n; i++) {
 		amutex_lock(p->m);
 		busy(i % 64 == 0 ? 20000 : 200);	/* now and then long enough to be waited for */
@@ -309,7 +306,7 @@ static void test_counters_are_exact_across_the_shards_of_several_cpus(void **sta
 	struct pinned p[2];
 	pthread_t t[2];
 	cpu_set_t set;
-	int cpus[2], k = 0, shards = 0;
+	int cpus[2], k, shards = 0;
 	amutex_attr_t a;
 	amutex_t m;
 	amutex_hist_t h;
@@ -318,9 +315,7 @@ static void test_counters_are_exact_across_the_shards_of_several_cpus(void **sta
 	(void)state;
 	/* Two CPUs this process may run on (one: both threads share it). */
 	assert_int_equal(sched_getaffinity(0, sizeof(set), &set), 0);
-	for (int i = 0; i < CPU_SETSIZE && k < 2; i++)
-		if (CPU_ISSET(i, &set))
-			cpus[k++] = i;
+	k = first_cpus(&set, cpus, 2);
 	if (k == 1)
 		cpus[1] = cpus[0];
 	amutex_attr_init(&a);

@@ -26,8 +26,9 @@
  * barriers when its own opens, and relocks the mutex without spinning
  * (its signaller may still hold it, on the CPU the wake-up was placed
  * on: it yields to it instead, mutex.c): a broadcaster makes at most
- * ROOTS futex wakes, not one per waiter, the last of N is woken after about log2(N / ROOTS) + 1 wake-up
- * latencies, and no woken thread spins against a holder.
+ * ROOTS futex wakes, not one per waiter, the last of N is woken after
+ * about log2(N / ROOTS) + 1 wake-up latencies, and no woken thread spins
+ * against a holder.
  *   WAITING -> SIGNALED   a signal or broadcast, under the list's lock
  *   WAITING -> LEAVING    the waiter itself: timeout or cancellation; it
  *                         unlinks its node under the list's lock. A

@@ -1305,30 +1305,11 @@ static int restore_cpus(void **state)
 	return sched_setaffinity(0, sizeof(saved_cpus), &saved_cpus);
 }
 
-static int pin_to(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
-static void busy_us(long us)
-{
-	struct timespec a, b;
-
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	do
-		clock_gettime(CLOCK_MONOTONIC, &b);
-	while ((b.tv_sec - a.tv_sec) * 1000000L + (b.tv_nsec - a.tv_nsec) / 1000 < us);
-}
-
 static void *wait_rounds(void *arg)
 {
 	struct yield_rounds *y = arg;
 	struct sched_param p = { .sched_priority = 1 };
-	int err = pin_to(y->cpu);
+	int err = pin_self(y->cpu);
 
 	if (!err && y->fifo)
 		err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &p);
@@ -1399,7 +1380,7 @@ static int same_cpu_rounds(int fifo, uint64_t *yields, uint64_t *queued, int *er
 	pthread_t t;
 	int cpu = sched_getcpu();
 
-	if ((*err = pin_to(cpu)) != 0)
+	if ((*err = pin_self(cpu)) != 0)
 		return -1;
 	*yields = CORE_STEPS(YIELD);
 	*queued = CORE_STEPS(L4);
@@ -1409,7 +1390,7 @@ static int same_cpu_rounds(int fifo, uint64_t *yields, uint64_t *queued, int *er
 		yr.round = r;
 		pthread_cond_signal(&yr.c);
 		sched_yield();
-		busy_us(20);
+		busy(20000);
 		pthread_mutex_unlock(&yr.m);
 	}
 	if ((*err = end_rounds(t)) != 0)
@@ -1466,15 +1447,12 @@ static void test_relock_does_not_yield_under_a_realtime_policy(void **state)
  */
 static int other_cpu_rounds(int by_count[AMUTEX_YIELD_ROUNDS + 1])
 {
-	int cpus[2], n = 0, failed = 0;
+	int cpus[2], failed = 0;
 	pthread_t t;
 
-	for (int i = 0; i < CPU_SETSIZE && n < 2; i++)
-		if (CPU_ISSET(i, &saved_cpus))
-			cpus[n++] = i;
-	if (n < 2)
+	if (first_cpus(&saved_cpus, cpus, 2) < 2)
 		return -1;
-	assert_int_equal(pin_to(cpus[0]), 0);
+	assert_int_equal(pin_self(cpus[0]), 0);
 	t = start_rounds(cpus[1], 0);
 	for (int r = 1; r <= YIELD_ALONE_ROUNDS && !failed; r++) {
 		uint64_t yields = CORE_STEPS(YIELD);

@@ -26,7 +26,8 @@
 #include "mutex/mutex.h"
 #include "support.h"
 
-#define WAITERS(m) (__atomic_load_n(&(m)->state, __ATOMIC_RELAXED) >> AMUTEX__WAITER_SHIFT)
+#define STATE(m) __atomic_load_n(&(m)->state, __ATOMIC_RELAXED)
+#define WAITERS(m) (STATE(m) >> AMUTEX__WAITER_SHIFT)
 
 /* One thread stops once at one point of one mutex. */
 static struct {
@@ -613,6 +614,181 @@ static void test_automatic_spin_backs_off_when_spins_fail_and_returns_when_one_s
 	amutex_destroy(&SA.m);
 }
 
+/*
+ * The drop-in's relock after a condition-variable wake
+ * (AMUTEX_WAIT_YIELD): it yields the CPU while the word shows anything but
+ * TIMED, at most AMUTEX_YIELD_ROUNDS times and only before its first sleep,
+ * stops after a yield that ran nobody (came back within 1.5 us), never
+ * takes WOKEN, and does not yield at all under AMUTEX_SPIN_OFF. The yields'
+ * durations come from the seam (amutex__yield_ns): 20 us, a yield that ran
+ * another thread, or 1 us, one that ran nobody.
+ */
+struct relocker {
+	amutex_t *m;
+	int result;
+};
+
+static void *relock_unlock(void *arg)
+{
+	struct relocker *r = arg;
+
+	r->result = amutex__lock_contended(r->m, NULL, AMUTEX_WAIT_YIELD, NULL);
+	if (r->result == 0)
+		amutex_unlock(r->m);
+	return NULL;
+}
+
+static void init_yielding(amutex_t *m, int spin, int hold_times)
+{
+	amutex_attr_t a;
+
+	amutex_attr_init(&a);
+	amutex_attr_setspin(&a, spin);
+	amutex_attr_setholdtimes(&a, hold_times);
+	assert_int_equal(amutex_init(m, &a), 0);
+}
+
+/*
+ * Held by another thread, a sleeper queued: the relock yields (3, 1 or 0
+ * times), never takes WOKEN (a spinner would: L3), then sleeps; the
+ * unlocks wake both.
+ */
+static void test_relock_yields_to_a_held_lock_then_sleeps(void **state)
+{
+	const struct { int spin; uint64_t ns, yields; } cases[] = {
+		{ AMUTEX_SPIN_AUTO, 20000, AMUTEX_YIELD_ROUNDS },
+		{ AMUTEX_SPIN_AUTO, 1000, 1 },
+		{ AMUTEX_SPIN_OFF, 20000, 0 },
+	};
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		static amutex_t m;
+		struct holder h;
+		struct locker b = { &m, 0, -1 };
+		struct relocker r = { &m, -1 };
+		pthread_t a, tb, tr;
+		uint64_t y, l3, l4;
+
+		init_yielding(&m, cases[i].spin, 0);
+		amutex__yield_ns = cases[i].ns;
+		start_holder(&h, &m, &a);
+		pthread_create(&tb, NULL, lock_unlock, &b);
+		await(WAITERS(&m) == 1);
+		y = steps(AMUTEX_STEP_YIELD);
+		l3 = steps(AMUTEX_STEP_L3);
+		l4 = steps(AMUTEX_STEP_L4);
+		pthread_create(&tr, NULL, relock_unlock, &r);
+		await(steps(AMUTEX_STEP_L4) > l4);
+		assert_int_equal(steps(AMUTEX_STEP_YIELD) - y, cases[i].yields);
+		assert_int_equal(steps(AMUTEX_STEP_L3), l3);
+		assert_int_equal(STATE(&m), AMUTEX__LOCKED | 2 * AMUTEX__WAITER);
+		sem_post(&h.go);
+		pthread_join(a, NULL);
+		pthread_join(tb, NULL);
+		pthread_join(tr, NULL);
+		assert_int_equal(b.result, 0);
+		assert_int_equal(r.result, 0);
+		assert_int_equal(m.state, 0);
+		assert_int_equal(amutex_destroy(&m), 0);
+	}
+	amutex__yield_ns = 0;
+}
+
+/*
+ * A handoff in starvation mode in flight (the unlocker stopped after its
+ * releasing CAS: STARVING, not LOCKED): the relock yields to it, then
+ * queues behind it, as no newcomer may take the lock in that mode.
+ */
+static void test_relock_yields_to_a_starvation_handoff_then_queues(void **state)
+{
+	static amutex_t m;
+	struct holder h;
+	struct locker b = { &m, 0, -1 };
+	struct relocker r = { &m, -1 };
+	pthread_t a, tb, tr;
+	uint64_t y, l4, l5 = steps(AMUTEX_STEP_L5);
+
+	(void)state;
+	init_yielding(&m, AMUTEX_SPIN_AUTO, 0);
+	start_holder(&h, &m, &a);
+	pthread_create(&tb, NULL, lock_unlock, &b);
+	await(WAITERS(&m) == 1);
+	__atomic_or_fetch(&m.state, AMUTEX__STARVING, __ATOMIC_RELAXED);
+	arm(AMUTEX_POINT_RELEASED, &m, a);
+	sem_post(&h.go);
+	wait_reached();
+	assert_int_equal(STATE(&m) & (AMUTEX__LOCKED | AMUTEX__STARVING), AMUTEX__STARVING);
+	amutex__yield_ns = 20000;
+	y = steps(AMUTEX_STEP_YIELD);
+	l4 = steps(AMUTEX_STEP_L4);
+	pthread_create(&tr, NULL, relock_unlock, &r);
+	await(steps(AMUTEX_STEP_L4) > l4);
+	assert_int_equal(steps(AMUTEX_STEP_YIELD) - y, AMUTEX_YIELD_ROUNDS);
+	sem_post(&P.resume);
+	pthread_join(a, NULL);
+	pthread_join(tb, NULL);
+	pthread_join(tr, NULL);
+	assert_true(steps(AMUTEX_STEP_L5) > l5);	/* b got it by the handoff */
+	assert_int_equal(b.result, 0);
+	assert_int_equal(r.result, 0);
+	assert_int_equal(m.state, 0);
+	amutex__yield_ns = 0;
+}
+
+/* A free word with nothing but TIMED (hold times kept): taken at once, no yield. */
+static void test_relock_takes_a_free_timed_lock_without_yielding(void **state)
+{
+	static amutex_t m;
+	uint64_t y = steps(AMUTEX_STEP_YIELD), l2 = steps(AMUTEX_STEP_L2);
+
+	(void)state;
+	init_yielding(&m, AMUTEX_SPIN_AUTO, 1);
+	amutex__yield_ns = 20000;
+	assert_int_equal(m.state, AMUTEX__TIMED);
+	assert_int_equal(amutex__lock_contended(&m, NULL, AMUTEX_WAIT_YIELD, NULL), 0);
+	assert_int_equal(steps(AMUTEX_STEP_YIELD), y);
+	assert_int_equal(steps(AMUTEX_STEP_L2), l2 + 1);
+	assert_int_equal(amutex_unlock(&m), 0);
+	assert_int_equal(amutex_destroy(&m), 0);
+	amutex__yield_ns = 0;
+}
+
+/*
+ * While a sleeper is woken for a free lock (the unlocker stopped after its
+ * releasing CAS: the word is WOKEN alone), the relock yields to it three
+ * times, then takes the lock as any newcomer may in normal mode.
+ */
+static void test_relock_yields_to_a_woken_sleeper_then_barges(void **state)
+{
+	static amutex_t m;
+	struct holder h;
+	struct locker b = { &m, 0, -1 };
+	pthread_t a, tb;
+	uint64_t y;
+
+	(void)state;
+	init_yielding(&m, AMUTEX_SPIN_AUTO, 0);
+	start_holder(&h, &m, &a);
+	pthread_create(&tb, NULL, lock_unlock, &b);
+	await(WAITERS(&m) == 1);
+	arm(AMUTEX_POINT_RELEASED, &m, a);
+	sem_post(&h.go);
+	wait_reached();
+	assert_int_equal(STATE(&m), AMUTEX__WOKEN);
+	amutex__yield_ns = 20000;
+	y = steps(AMUTEX_STEP_YIELD);
+	assert_int_equal(amutex__lock_contended(&m, NULL, AMUTEX_WAIT_YIELD, NULL), 0);
+	assert_int_equal(steps(AMUTEX_STEP_YIELD) - y, AMUTEX_YIELD_ROUNDS);
+	assert_int_equal(amutex_unlock(&m), 0);
+	sem_post(&P.resume);
+	pthread_join(a, NULL);
+	pthread_join(tb, NULL);
+	assert_int_equal(b.result, 0);
+	assert_int_equal(m.state, 0);
+	amutex__yield_ns = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -628,6 +804,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_child_of_fork_mid_handoff_can_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_child_of_fork_after_token_taken_can_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_automatic_spin_backs_off_when_spins_fail_and_returns_when_one_succeeds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relock_yields_to_a_held_lock_then_sleeps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relock_yields_to_a_starvation_handoff_then_queues, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relock_takes_a_free_timed_lock_without_yielding, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relock_yields_to_a_woken_sleeper_then_barges, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -696,6 +696,23 @@ static void test_relock_yields_to_a_held_lock_then_sleeps(void **state)
 }
 
 /*
+ * An unlock stopped right after its releasing CAS, with one sleeper b
+ * queued before it; or_bits are set in the word before the unlock
+ * (STARVING: the release is a handoff to b).
+ */
+static void stop_unlock_before_waking(amutex_t *m, uint32_t or_bits, struct holder *h,
+				      struct locker *b, pthread_t *a, pthread_t *tb)
+{
+	start_holder(h, m, a);
+	pthread_create(tb, NULL, lock_unlock, b);
+	await(WAITERS(m) == 1);
+	__atomic_or_fetch(&m->state, or_bits, __ATOMIC_RELAXED);
+	arm(AMUTEX_POINT_RELEASED, m, *a);
+	sem_post(&h->go);
+	wait_reached();
+}
+
+/*
  * A handoff in starvation mode in flight (the unlocker stopped after its
  * releasing CAS: STARVING, not LOCKED): the relock yields to it, then
  * queues behind it, as no newcomer may take the lock in that mode.
@@ -711,13 +728,7 @@ static void test_relock_yields_to_a_starvation_handoff_then_queues(void **state)
 
 	(void)state;
 	init_yielding(&m, AMUTEX_SPIN_AUTO, 0);
-	start_holder(&h, &m, &a);
-	pthread_create(&tb, NULL, lock_unlock, &b);
-	await(WAITERS(&m) == 1);
-	__atomic_or_fetch(&m.state, AMUTEX__STARVING, __ATOMIC_RELAXED);
-	arm(AMUTEX_POINT_RELEASED, &m, a);
-	sem_post(&h.go);
-	wait_reached();
+	stop_unlock_before_waking(&m, AMUTEX__STARVING, &h, &b, &a, &tb);
 	assert_int_equal(STATE(&m) & (AMUTEX__LOCKED | AMUTEX__STARVING), AMUTEX__STARVING);
 	amutex__yield_ns = 20000;
 	y = steps(AMUTEX_STEP_YIELD);
@@ -769,12 +780,7 @@ static void test_relock_yields_to_a_woken_sleeper_then_barges(void **state)
 
 	(void)state;
 	init_yielding(&m, AMUTEX_SPIN_AUTO, 0);
-	start_holder(&h, &m, &a);
-	pthread_create(&tb, NULL, lock_unlock, &b);
-	await(WAITERS(&m) == 1);
-	arm(AMUTEX_POINT_RELEASED, &m, a);
-	sem_post(&h.go);
-	wait_reached();
+	stop_unlock_before_waking(&m, 0, &h, &b, &a, &tb);
 	assert_int_equal(STATE(&m), AMUTEX__WOKEN);
 	amutex__yield_ns = 20000;
 	y = steps(AMUTEX_STEP_YIELD);

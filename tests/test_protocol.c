@@ -100,15 +100,20 @@ static amutex_t *page_mutex(int shared)
 	return p;
 }
 
-static void init_with(amutex_t *m, int stats, int hold_times)
+static void init_spin(amutex_t *m, int spin, int stats, int hold_times)
 {
 	amutex_attr_t a;
 
 	amutex_attr_init(&a);
-	amutex_attr_setspin(&a, AMUTEX_SPIN_OFF);	/* sleepers, not spinners */
+	amutex_attr_setspin(&a, spin);
 	amutex_attr_setstats(&a, stats);
 	amutex_attr_setholdtimes(&a, hold_times);
 	assert_int_equal(amutex_init(m, &a), 0);
+}
+
+static void init_with(amutex_t *m, int stats, int hold_times)
+{
+	init_spin(m, AMUTEX_SPIN_OFF, stats, hold_times);	/* sleepers, not spinners */
 }
 
 /* A thread that locks, says so, waits for a go, then unlocks. */
@@ -623,29 +628,16 @@ static void test_automatic_spin_backs_off_when_spins_fail_and_returns_when_one_s
  * durations come from the seam (amutex__yield_ns): 20 us, a yield that ran
  * another thread, or 1 us, one that ran nobody.
  */
-struct relocker {
-	amutex_t *m;
-	int result;
-};
 
+/* A locker (timed_ns unused) that locks as the drop-in's relock does. */
 static void *relock_unlock(void *arg)
 {
-	struct relocker *r = arg;
+	struct locker *l = arg;
 
-	r->result = amutex__lock_contended(r->m, NULL, AMUTEX_WAIT_YIELD, NULL);
-	if (r->result == 0)
-		amutex_unlock(r->m);
+	l->result = amutex__lock_contended(l->m, NULL, AMUTEX_WAIT_YIELD, NULL);
+	if (l->result == 0)
+		amutex_unlock(l->m);
 	return NULL;
-}
-
-static void init_yielding(amutex_t *m, int spin, int hold_times)
-{
-	amutex_attr_t a;
-
-	amutex_attr_init(&a);
-	amutex_attr_setspin(&a, spin);
-	amutex_attr_setholdtimes(&a, hold_times);
-	assert_int_equal(amutex_init(m, &a), 0);
 }
 
 /*
@@ -666,11 +658,11 @@ static void test_relock_yields_to_a_held_lock_then_sleeps(void **state)
 		static amutex_t m;
 		struct holder h;
 		struct locker b = { &m, 0, -1 };
-		struct relocker r = { &m, -1 };
+		struct locker r = { &m, 0, -1 };
 		pthread_t a, tb, tr;
 		uint64_t y, l3, l4;
 
-		init_yielding(&m, cases[i].spin, 0);
+		init_spin(&m, cases[i].spin, 0, 0);
 		amutex__yield_ns = cases[i].ns;
 		start_holder(&h, &m, &a);
 		pthread_create(&tb, NULL, lock_unlock, &b);
@@ -722,12 +714,12 @@ static void test_relock_yields_to_a_starvation_handoff_then_queues(void **state)
 	static amutex_t m;
 	struct holder h;
 	struct locker b = { &m, 0, -1 };
-	struct relocker r = { &m, -1 };
+	struct locker r = { &m, 0, -1 };
 	pthread_t a, tb, tr;
 	uint64_t y, l4, l5 = steps(AMUTEX_STEP_L5);
 
 	(void)state;
-	init_yielding(&m, AMUTEX_SPIN_AUTO, 0);
+	init_spin(&m, AMUTEX_SPIN_AUTO, 0, 0);
 	stop_unlock_before_waking(&m, AMUTEX__STARVING, &h, &b, &a, &tb);
 	assert_int_equal(STATE(&m) & (AMUTEX__LOCKED | AMUTEX__STARVING), AMUTEX__STARVING);
 	amutex__yield_ns = 20000;
@@ -754,7 +746,7 @@ static void test_relock_takes_a_free_timed_lock_without_yielding(void **state)
 	uint64_t y = steps(AMUTEX_STEP_YIELD), l2 = steps(AMUTEX_STEP_L2);
 
 	(void)state;
-	init_yielding(&m, AMUTEX_SPIN_AUTO, 1);
+	init_spin(&m, AMUTEX_SPIN_AUTO, 0, 1);
 	amutex__yield_ns = 20000;
 	assert_int_equal(m.state, AMUTEX__TIMED);
 	assert_int_equal(amutex__lock_contended(&m, NULL, AMUTEX_WAIT_YIELD, NULL), 0);
@@ -779,7 +771,7 @@ static void test_relock_yields_to_a_woken_sleeper_then_barges(void **state)
 	uint64_t y;
 
 	(void)state;
-	init_yielding(&m, AMUTEX_SPIN_AUTO, 0);
+	init_spin(&m, AMUTEX_SPIN_AUTO, 0, 0);
 	stop_unlock_before_waking(&m, 0, &h, &b, &a, &tb);
 	assert_int_equal(STATE(&m), AMUTEX__WOKEN);
 	amutex__yield_ns = 20000;

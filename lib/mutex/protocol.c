@@ -129,14 +129,19 @@ static int spin_setting(const amutex_t *m, const struct amutex__config *c)
 	return spin == AMUTEX_SPIN_DEFAULT ? c->spin : spin;
 }
 
-int amutex__spin_rounds(const amutex_t *m)
+/* The rounds a spin setting (spin_setting's) allows on this machine. */
+static int rounds_of(int spin, const struct amutex__config *c)
 {
-	const struct amutex__config *c = amutex__config();
-	int spin = spin_setting(m, c);
-
 	if (c->cpus <= 1)
 		return 0;
 	return spin == AMUTEX_SPIN_AUTO ? AMUTEX_DEFAULT_SPIN_ROUNDS : spin;
+}
+
+int amutex__spin_rounds(const amutex_t *m)
+{
+	const struct amutex__config *c = amutex__config();
+
+	return rounds_of(spin_setting(m, c), c);
 }
 
 /*
@@ -482,6 +487,7 @@ static void waiter_init(struct waiter *w, amutex_t *m, const struct timespec *ab
 			int how, const void *site)
 {
 	const struct amutex__config *c = amutex__config();
+	int spin = spin_setting(m, c);
 
 	w->m = m;
 	w->abs = abs;
@@ -493,9 +499,9 @@ static void waiter_init(struct waiter *w, amutex_t *m, const struct timespec *ab
 	w->check = amutex__fair(m, c) ? AMUTEX_FAIR_SPIN_CHECK : c->spin_check;
 	w->cpus = c->cpus;
 	w->yield = (how & AMUTEX_WAIT_YIELD) != 0;
-	w->rounds = w->yield ? (spin_setting(m, c) == AMUTEX_SPIN_OFF ? 0 : yield_budget()) :
-		    how & AMUTEX_WAIT_NOSPIN ? 0 : amutex__spin_rounds(m);
-	w->adapt = !w->yield && w->rounds > 0 && spin_setting(m, c) == AMUTEX_SPIN_AUTO;
+	w->rounds = w->yield ? (spin == AMUTEX_SPIN_OFF ? 0 : yield_budget()) :
+		    how & AMUTEX_WAIT_NOSPIN ? 0 : rounds_of(spin, c);
+	w->adapt = !w->yield && w->rounds > 0 && spin == AMUTEX_SPIN_AUTO;
 	if (w->adapt)
 		w->rounds = spin_budget(w->rounds);
 	w->iter = w->spinning = w->awoke = w->starving = 0;

@@ -1516,9 +1516,7 @@ static void test_relock_stops_yielding_where_yields_do_not_pay_off(void **state)
 	assert_int_equal(quick[0], YIELD_ALONE_ROUNDS - 6);
 	assert_int_equal(slow[AMUTEX_YIELD_ROUNDS], YIELD_ALONE_ROUNDS);
 }
-#endif
 
-#ifdef AMUTEX_TEST_SEAMS
 static int run_self(const char *how, char *const env[], char *out, size_t len);
 
 static int child_relock_yields(void)
@@ -2584,8 +2582,6 @@ int main(int argc, char **argv)
 #ifdef AMUTEX_TEST_SEAMS
 		cmocka_unit_test_setup_teardown(test_relock_stops_yielding_where_yields_do_not_pay_off,
 						save_cpus, restore_cpus),
-#endif
-#ifdef AMUTEX_TEST_SEAMS
 		cmocka_unit_test(test_relock_does_not_yield_under_amutex_spin_off),
 #endif
 		cmocka_unit_test(test_child_of_fork_locks_mutexes_with_sleepers_and_a_handoff_in_flight),

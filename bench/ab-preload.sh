@@ -17,6 +17,8 @@
 # AMUTEX_BENCH: the amutex-bench to run (default: build/plain's).
 # AB_TIMEOUT: seconds after which a run is killed and counted as failed
 # (default: none), so that one hung variant cannot stall a device pass.
+# AB_CPUS: a CPU list for taskset -c (default: every CPU), to run every
+# variant on those CPUs only (one CPU against two, say).
 # Example, how docs/results/2core-2026-11-26-run15-roots.txt was made:
 #   bench/ab-preload.sh 8 "--scenario barrier --threads 4 --duration-ms 300" \
 #       glibc=glibc roots1=/tmp/r1/libamutex-pthread.so roots3=...
@@ -49,9 +51,13 @@ done
 k=${#labels[@]}
 limit=
 [ -n "${AB_TIMEOUT:-}" ] && limit="timeout -s KILL $AB_TIMEOUT"
+if [ -n "${AB_CPUS:-}" ]; then
+	taskset -c "$AB_CPUS" true || { echo "ab-preload.sh: AB_CPUS: not a CPU list taskset takes: '$AB_CPUS'" >&2; exit 2; }
+	limit="$limit taskset -c $AB_CPUS"
+fi
 [ "$k" -ge 1 ] || { echo "ab-preload.sh: no variant" >&2; exit 2; }
 if [ "${args#-}" = "$args" ]; then what="$args, runs/s"; else what="amutex-bench $args, ops/s"; fi
-echo "# $what; rounds of every variant in rotated order: ${labels[*]}"
+echo "# $what; rounds of every variant in rotated order: ${labels[*]}${AB_CPUS:+; on CPUs $AB_CPUS only (taskset)}"
 echo "# machine: $(nproc) CPUs, $(uname -r),$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2); $(uptime | sed 's/.*load average/load average/')"
 one() {
 	local pre='' t0 t1

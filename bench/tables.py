@@ -305,6 +305,9 @@ def variants(path):
             what = re.sub(r"^amutex-bench --scenario ", "", what)
             what = re.sub(r" --duration-ms \d+", "", what)
             what = re.sub(r"^\S*/", "", what)
+            cpus = re.search(r"; on CPUs (\S+) only", l)
+            if cpus:
+                what += " (CPUs %s)" % cpus.group(1)
             blocks.append((what, OrderedDict()))
             continue
         m = re.match(r"MEDIAN (\S+) rate=\S+ ratio_to_\S+=(\S+) failed=(\d+)", l)

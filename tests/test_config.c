@@ -308,6 +308,8 @@ static void test_effective_cpus_take_the_quota(void **state)
 	unsetenv("AMUTEX_STARVATION_THRESHOLD");
 	reload_with_quota();
 	assert_int_equal(amutex__config()->cpus, 1);
+	/* The affinity is kept apart: under a quota, threads still run at once on several CPUs. */
+	assert_int_equal(amutex__config()->affinity, amutex__affinity_cpus());
 	put("q/cpu.max", "max 100000\n");
 	reload_with_quota();
 	assert_int_equal(amutex__config()->cpus, amutex__affinity_cpus());

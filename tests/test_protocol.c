@@ -17,6 +17,7 @@
 #include <amutex/stats.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -629,6 +630,14 @@ static void test_automatic_spin_backs_off_when_spins_fail_and_returns_when_one_s
  * another thread, or 1 us, one that ran nobody.
  */
 
+/* In a process that may use one CPU only the relock does not yield (below). */
+#define SKIP_ON_ONE_CPU() do {							\
+	if (amutex__config()->affinity <= 1) {					\
+		print_message("one CPU: the relock does not yield\n");		\
+		skip();								\
+	}									\
+} while (0)
+
 /* A locker (timed_ns unused) that locks as the drop-in's relock does. */
 static void *relock_unlock(void *arg)
 {
@@ -641,50 +650,52 @@ static void *relock_unlock(void *arg)
 }
 
 /*
- * Held by another thread, a sleeper queued: the relock yields (3, 1 or 0
- * times), never takes WOKEN (a spinner would: L3), then sleeps; the
- * unlocks wake both.
+ * Held by another thread, a sleeper queued: the relock (with yields of
+ * ns given by the seam) never takes WOKEN (a spinner would: L3), queues
+ * and sleeps; the unlocks wake both. Returns the yields it made first.
  */
+static uint64_t relock_behind_a_sleeper(int spin, uint64_t ns)
+{
+	static amutex_t m;
+	struct holder h;
+	struct locker b = { &m, 0, -1 };
+	struct locker r = { &m, 0, -1 };
+	pthread_t a, tb, tr;
+	uint64_t y, l3, l4;
+
+	init_spin(&m, spin, 0, 0);
+	amutex__yield_ns = ns;
+	start_holder(&h, &m, &a);
+	pthread_create(&tb, NULL, lock_unlock, &b);
+	await(WAITERS(&m) == 1);
+	y = steps(AMUTEX_STEP_YIELD);
+	l3 = steps(AMUTEX_STEP_L3);
+	l4 = steps(AMUTEX_STEP_L4);
+	pthread_create(&tr, NULL, relock_unlock, &r);
+	await(steps(AMUTEX_STEP_L4) > l4);
+	y = steps(AMUTEX_STEP_YIELD) - y;
+	assert_int_equal(steps(AMUTEX_STEP_L3), l3);
+	assert_int_equal(STATE(&m), AMUTEX__LOCKED | 2 * AMUTEX__WAITER);
+	sem_post(&h.go);
+	pthread_join(a, NULL);
+	pthread_join(tb, NULL);
+	pthread_join(tr, NULL);
+	assert_int_equal(b.result, 0);
+	assert_int_equal(r.result, 0);
+	assert_int_equal(m.state, 0);
+	assert_int_equal(amutex_destroy(&m), 0);
+	amutex__yield_ns = 0;
+	return y;
+}
+
+/* It yields 3 times, once when a yield ran nobody, never under AMUTEX_SPIN_OFF. */
 static void test_relock_yields_to_a_held_lock_then_sleeps(void **state)
 {
-	const struct { int spin; uint64_t ns, yields; } cases[] = {
-		{ AMUTEX_SPIN_AUTO, 20000, AMUTEX_YIELD_ROUNDS },
-		{ AMUTEX_SPIN_AUTO, 1000, 1 },
-		{ AMUTEX_SPIN_OFF, 20000, 0 },
-	};
-
 	(void)state;
-	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		static amutex_t m;
-		struct holder h;
-		struct locker b = { &m, 0, -1 };
-		struct locker r = { &m, 0, -1 };
-		pthread_t a, tb, tr;
-		uint64_t y, l3, l4;
-
-		init_spin(&m, cases[i].spin, 0, 0);
-		amutex__yield_ns = cases[i].ns;
-		start_holder(&h, &m, &a);
-		pthread_create(&tb, NULL, lock_unlock, &b);
-		await(WAITERS(&m) == 1);
-		y = steps(AMUTEX_STEP_YIELD);
-		l3 = steps(AMUTEX_STEP_L3);
-		l4 = steps(AMUTEX_STEP_L4);
-		pthread_create(&tr, NULL, relock_unlock, &r);
-		await(steps(AMUTEX_STEP_L4) > l4);
-		assert_int_equal(steps(AMUTEX_STEP_YIELD) - y, cases[i].yields);
-		assert_int_equal(steps(AMUTEX_STEP_L3), l3);
-		assert_int_equal(STATE(&m), AMUTEX__LOCKED | 2 * AMUTEX__WAITER);
-		sem_post(&h.go);
-		pthread_join(a, NULL);
-		pthread_join(tb, NULL);
-		pthread_join(tr, NULL);
-		assert_int_equal(b.result, 0);
-		assert_int_equal(r.result, 0);
-		assert_int_equal(m.state, 0);
-		assert_int_equal(amutex_destroy(&m), 0);
-	}
-	amutex__yield_ns = 0;
+	SKIP_ON_ONE_CPU();
+	assert_int_equal(relock_behind_a_sleeper(AMUTEX_SPIN_AUTO, 20000), AMUTEX_YIELD_ROUNDS);
+	assert_int_equal(relock_behind_a_sleeper(AMUTEX_SPIN_AUTO, 1000), 1);
+	assert_int_equal(relock_behind_a_sleeper(AMUTEX_SPIN_OFF, 20000), 0);
 }
 
 /*
@@ -719,6 +730,7 @@ static void test_relock_yields_to_a_starvation_handoff_then_queues(void **state)
 	uint64_t y, l4, l5 = steps(AMUTEX_STEP_L5);
 
 	(void)state;
+	SKIP_ON_ONE_CPU();
 	init_spin(&m, AMUTEX_SPIN_AUTO, 0, 0);
 	stop_unlock_before_waking(&m, AMUTEX__STARVING, &h, &b, &a, &tb);
 	assert_int_equal(STATE(&m) & (AMUTEX__LOCKED | AMUTEX__STARVING), AMUTEX__STARVING);
@@ -771,6 +783,7 @@ static void test_relock_yields_to_a_woken_sleeper_then_barges(void **state)
 	uint64_t y;
 
 	(void)state;
+	SKIP_ON_ONE_CPU();
 	init_spin(&m, AMUTEX_SPIN_AUTO, 0, 0);
 	stop_unlock_before_waking(&m, 0, &h, &b, &a, &tb);
 	assert_int_equal(STATE(&m), AMUTEX__WOKEN);
@@ -785,6 +798,47 @@ static void test_relock_yields_to_a_woken_sleeper_then_barges(void **state)
 	assert_int_equal(b.result, 0);
 	assert_int_equal(m.state, 0);
 	amutex__yield_ns = 0;
+}
+
+/*
+ * A process whose affinity allows one CPU only: the relock sleeps at once,
+ * no yield (its yields cost more there than the sleeps they save:
+ * docs/benchmarks.md, run 28). The settings read the affinity of the
+ * thread that computes them, for the whole process: this thread is cut to
+ * one CPU and the settings read again (teardown restores both).
+ */
+static cpu_set_t saved_cpus;
+
+static int setup_one_cpu(void **state)
+{
+	cpu_set_t one;
+
+	if (sched_getaffinity(0, sizeof(saved_cpus), &saved_cpus) != 0)
+		return -1;
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	if (sched_setaffinity(0, sizeof(one), &one) != 0)
+		return -1;
+	amutex__config_reload(NULL, NULL);
+	return setup(state);
+}
+
+static int teardown_one_cpu(void **state)
+{
+	amutex__yield_ns = 0;
+	if (sched_setaffinity(0, sizeof(saved_cpus), &saved_cpus) != 0)
+		return -1;
+	amutex__config_reload(NULL, NULL);
+	return teardown(state);
+}
+
+static void test_relock_does_not_yield_on_one_cpu(void **state)
+{
+	(void)state;
+	assert_int_equal(amutex__config()->affinity, 1);
+	assert_int_equal(amutex__config()->cpus, 1);
+	/* Its threads share this one CPU; every yield would run another. */
+	assert_int_equal(relock_behind_a_sleeper(AMUTEX_SPIN_AUTO, 20000), 0);
 }
 
 int main(void)
@@ -806,6 +860,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_relock_yields_to_a_starvation_handoff_then_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relock_takes_a_free_timed_lock_without_yielding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relock_yields_to_a_woken_sleeper_then_barges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relock_does_not_yield_on_one_cpu, setup_one_cpu,
+						teardown_one_cpu),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -69,6 +69,7 @@ struct amutex__config {
 	int fair;		/* AMUTEX_FAIR */
 	int spin_check;		/* AMUTEX_SPIN_CHECK: pauses between looks */
 	unsigned cpus;		/* effective CPUs: affinity and cgroup quota */
+	unsigned affinity;	/* CPUs in the affinity mask: threads that can run at once */
 };
 
 hidden const struct amutex__config *amutex__config(void);

@@ -387,8 +387,25 @@ enum turn { OWNED, QUEUED, AGAIN };
  * yielding and competes. At most YIELD_ROUNDS yields, before its first
  * sleep only, under the ordinary policies only (a SCHED_FIFO or SCHED_RR
  * yield runs peers of its priority alone, a SCHED_DEADLINE yield gives up
- * the rest of its period), and none under AMUTEX_SPIN=off. Measured
- * against the relock that sleeps at once: docs/benchmarks.md, run 24.
+ * the rest of its period), and none under AMUTEX_SPIN=off or in a
+ * process whose affinity allows one CPU only. Measured against the relock
+ * that sleeps at once: docs/benchmarks.md, run 24.
+ *
+ * One CPU: every yield runs another thread of the process, and a yield
+ * costs the yielder more than the switch. Linux's EEVDF scheduler pushes
+ * a yielder's deadline a time slice on, likely why: for a while the
+ * threads it wakes preempt it, and a producer that yielded once hands its
+ * consumer the CPU item by item. On CPU 0 of the 2-core machine (run 28)
+ * the yields took producer/consumer with one consumer to 0.41x glibc
+ * against 0.80x without them (0.3x where a thread yielded in 1 relock of
+ * 256 at most, about 430 yields a second); the barrier of 16, CPython and
+ * ping-pong lost 10-15%.
+ * They also won there (4 and 16 consumers 3.5x and 5.3x against 1.0x and
+ * 1.1x, the C++ pool 1.6x against 1.0x). Of the debt's settings tried,
+ * one kept those wins without the losses, and its neighbour took the
+ * single consumer to 0.07x: too fragile to choose on one machine. The
+ * relock that sleeps is glibc's; on one CPU it is the only one, as there
+ * is no spinning there either.
  */
 #define YIELD_ROUNDS AMUTEX_YIELD_ROUNDS
 #define YIELD_SWITCH_NS 1500
@@ -499,7 +516,7 @@ static void waiter_init(struct waiter *w, amutex_t *m, const struct timespec *ab
 	w->check = amutex__fair(m, c) ? AMUTEX_FAIR_SPIN_CHECK : c->spin_check;
 	w->cpus = c->cpus;
 	w->yield = (how & AMUTEX_WAIT_YIELD) != 0;
-	w->rounds = w->yield ? (spin == AMUTEX_SPIN_OFF ? 0 : yield_budget()) :
+	w->rounds = w->yield ? (spin == AMUTEX_SPIN_OFF || c->affinity <= 1 ? 0 : yield_budget()) :
 		    how & AMUTEX_WAIT_NOSPIN ? 0 : rounds_of(spin, c);
 	w->adapt = !w->yield && w->rounds > 0 && spin == AMUTEX_SPIN_AUTO;
 	if (w->adapt)

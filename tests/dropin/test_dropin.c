@@ -1406,6 +1406,12 @@ static void test_relock_yields_to_a_signaller_preempted_on_its_cpu(void **state)
 	int err;
 
 	(void)state;
+#ifdef AMUTEX_TEST_SEAMS
+	if (amutex__config()->affinity <= 1) {
+		print_message("one CPU: the relock does not yield\n");
+		skip();
+	}
+#endif
 	assert_int_equal(same_cpu_rounds(0, &yields, &queued, &err), 0);
 #ifdef AMUTEX_TEST_SEAMS
 	/*
@@ -1531,20 +1537,47 @@ static int child_relock_yields(void)
 	return 0;
 }
 
-static void test_relock_does_not_yield_under_amutex_spin_off(void **state)
+/* The same rounds in a child started with env: its relocks' yields and queueings. */
+static void child_rounds(char *const env[], unsigned long long *yields, unsigned long long *queued)
 {
-	char *env[] = { "AMUTEX_SPIN=off", NULL }, out[4096];
-	unsigned long long yields = ~0ull, queued = 0;
+	char out[4096];
 	const char *p;
 
-	(void)state;
 	assert_int_equal(run_self("relock-yields", env, out, sizeof(out)), 0);
 	p = strstr(out, "yields=");
 	assert_non_null(p);
-	assert_int_equal(sscanf(p, "yields=%llu queued=%llu", &yields, &queued), 2);
+	assert_int_equal(sscanf(p, "yields=%llu queued=%llu", yields, queued), 2);
+}
+
+static void test_relock_does_not_yield_under_amutex_spin_off(void **state)
+{
+	char *env[] = { "AMUTEX_SPIN=off", NULL };
+	unsigned long long yields = ~0ull, queued = 0;
+
+	(void)state;
+	child_rounds(env, &yields, &queued);
 	print_message("AMUTEX_SPIN=off: %llu yields, %llu queued in %d rounds\n", yields, queued,
 		      YIELD_TEST_ROUNDS);
 	assert_int_equal(yields, 0);
+}
+
+/*
+ * A process that may use one CPU only (started here from a thread pinned
+ * to one: taskset -c N, a cpuset of one CPU, a one-CPU machine) does not
+ * yield in the relock; its woken waiters sleep on the mutex, as glibc's do.
+ */
+static void test_relock_does_not_yield_in_a_process_on_one_cpu(void **state)
+{
+	char *env[] = { NULL };
+	unsigned long long yields = ~0ull, queued = 0;
+
+	(void)state;
+	assert_int_equal(pin_self(sched_getcpu()), 0);	/* restore_cpus undoes it */
+	child_rounds(env, &yields, &queued);
+	print_message("one CPU: %llu yields, %llu queued in %d rounds\n", yields, queued,
+		      YIELD_TEST_ROUNDS);
+	assert_int_equal(yields, 0);
+	assert_true(queued > 0);	/* woken into a held mutex, it slept on it */
 }
 #endif
 
@@ -2583,6 +2616,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_relock_stops_yielding_where_yields_do_not_pay_off,
 						save_cpus, restore_cpus),
 		cmocka_unit_test(test_relock_does_not_yield_under_amutex_spin_off),
+		cmocka_unit_test_setup_teardown(test_relock_does_not_yield_in_a_process_on_one_cpu,
+						save_cpus, restore_cpus),
 #endif
 		cmocka_unit_test(test_child_of_fork_locks_mutexes_with_sleepers_and_a_handoff_in_flight),
 		cmocka_unit_test(test_child_of_fork_uses_a_condvar_the_parent_waits_on),

@@ -7,8 +7,10 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,25 @@
 #include "support.h"
 
 static char root[256];
+
+/*
+ * Interposed for the library's objects linked into this test: refuses
+ * masks smaller than refuse_below bytes, as a kernel with more possible
+ * CPUs than they hold does (EINVAL).
+ */
+static size_t refuse_below;
+
+int sched_getaffinity(pid_t pid, size_t size, cpu_set_t *set)
+{
+	int (*real)(pid_t, size_t, cpu_set_t *) =
+		(int (*)(pid_t, size_t, cpu_set_t *))dlsym(RTLD_NEXT, "sched_getaffinity");
+
+	if (size < refuse_below) {
+		errno = EINVAL;
+		return -1;
+	}
+	return real(pid, size, set);
+}
 
 static void put(const char *rel, const char *text)
 {
@@ -430,6 +451,23 @@ static void test_spin_rounds_follow_attribute_environment_and_quota(void **state
 	reload_with_quota();
 }
 
+/* More possible CPUs than a cpu_set_t holds: a bigger mask; none that fits: 1. */
+static void test_affinity_counts_cpus_past_cpu_setsize(void **state)
+{
+	cpu_set_t set;
+	unsigned n;
+
+	(void)state;
+	assert_int_equal(sched_getaffinity(0, sizeof(set), &set), 0);
+	n = (unsigned)CPU_COUNT(&set);
+	refuse_below = sizeof(set) + 1;
+	assert_int_equal(amutex__affinity_cpus(), n);
+	refuse_below = (size_t)-1;
+	assert_int_equal(amutex__affinity_cpus(), 1);
+	refuse_below = 0;
+	assert_int_equal(amutex__affinity_cpus(), n);
+}
+
 static void test_one_effective_cpu_disables_spinning(void **state)
 {
 	amutex_t m = AMUTEX_INITIALIZER;
@@ -483,6 +521,7 @@ int main(void)
 		cmocka_unit_test(test_fairness_from_environment_and_attribute),
 		cmocka_unit_test(test_malformed_environment_is_reported_once_and_default_used),
 		cmocka_unit_test(test_spin_rounds_follow_attribute_environment_and_quota),
+		cmocka_unit_test(test_affinity_counts_cpus_past_cpu_setsize),
 		cmocka_unit_test(test_one_effective_cpu_disables_spinning),
 		cmocka_unit_test(test_percent_p_in_a_path_becomes_the_process_id),
 	};

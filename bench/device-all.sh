@@ -6,13 +6,13 @@
 # commit and machine in header lines, which bench/tables.py turns into the
 # tables of docs/benchmarks.md. About 6 minutes on 16 CPUs.
 #   bench/device-all.sh BIN_DIR OUT_DIR [SECTION...]
-#   sections: core ab fair stats group dropin variants rusage chatd
+#   sections: core ab fair stats group dropin variants onecpu rusage chatd
 #   (default: all but rusage)
 # THREADS (default 16) is the contended scenarios' thread count: 8 on the
 # 2-core development machine, where the issues set their targets at 8.
 set -u
 D=${1:?bin dir}; OUT=${2:?out dir}; shift 2
-sections=${*:-core ab fair stats group dropin variants chatd}
+sections=${*:-core ab fair stats group dropin variants onecpu chatd}
 ROUNDS=${ROUNDS:-6}	# variants: rounds of every variant per scenario
 mkdir -p "$OUT"
 N=$(nproc)
@@ -41,6 +41,28 @@ both() {	# both FILE LOCKS ARGS...: the locks in one order, then the other
 	run "$f" "$D/amutex-bench" "$@" --locks "$rev"
 }
 elapsed() { echo "== $1 done at $(( $(date +%s) - start )) s"; }
+# The drop-in variants device-build.sh built (DROPIN_VARIANTS), as
+# ab-preload.sh's LABEL=LIB arguments, after those given.
+variant_libs() {
+	local l n
+	vs=("$@")
+	for l in "$D"/lib/libamutex-pthread-*.so; do
+		[ -f "$l" ] || continue
+		n=${l##*/libamutex-pthread-}
+		vs+=("${n%.so}=$l")
+	done
+}
+# ab-preload.sh on the condvar scenarios, the C++ pool and CPython, with vs.
+condvar_pass() {
+	local sc
+	for sc in "$@"; do
+		AB_TIMEOUT=20 LD_LIBRARY_PATH=$D/lib AMUTEX_BENCH=$D/amutex-bench-dyn bash "$D/ab-preload.sh" \
+			"$ROUNDS" "$sc --duration-ms 300" "${vs[@]}"
+	done
+	AB_TIMEOUT=20 LD_LIBRARY_PATH=$D/lib bash "$D/ab-preload.sh" "$ROUNDS" "$D/condvar_pool 4 200000" "${vs[@]}"
+	[ -x /usr/bin/python3 ] && AB_TIMEOUT=30 LD_LIBRARY_PATH=$D/lib bash "$D/ab-preload.sh" "$ROUNDS" \
+		"/usr/bin/python3 $D/condvar_pingpong.py 20000" "${vs[@]}"
+}
 
 for s in $sections; do
 case $s in
@@ -131,24 +153,28 @@ variants)
 	# (bench/ab-preload.sh).
 	header variants.txt "bench/ab-preload.sh $ROUNDS: glibc, the drop-in, its variants, on condvar scenarios"
 	grep '^# variant' "$D/build-info.txt" >>"$OUT/variants.txt"
-	vs=(glibc=glibc built="$D/lib/libamutex-pthread.so" spinoff="$D/lib/libamutex-pthread.so,AMUTEX_SPIN=off" \
-		statson="$D/lib/libamutex-pthread.so,AMUTEX_STATS=on")
-	for l in "$D"/lib/libamutex-pthread-*.so; do
-		[ -f "$l" ] || continue
-		n=${l##*/libamutex-pthread-}
-		vs+=("${n%.so}=$l")
-	done
-	for sc in "--scenario barrier --threads 4" "--scenario barrier --threads 8" \
-		  "--scenario barrier --threads $T" "--scenario pingpong" \
-		  "--scenario prodcons --consumers 1" "--scenario prodcons --consumers 4"; do
-		AB_TIMEOUT=20 LD_LIBRARY_PATH=$D/lib AMUTEX_BENCH=$D/amutex-bench-dyn bash "$D/ab-preload.sh" \
-			"$ROUNDS" "$sc --duration-ms 300" "${vs[@]}"
-	done | tee -a "$OUT/variants.txt"
-	AB_TIMEOUT=20 LD_LIBRARY_PATH=$D/lib bash "$D/ab-preload.sh" "$ROUNDS" "$D/condvar_pool 4 200000" "${vs[@]}" |
+	variant_libs glibc=glibc built="$D/lib/libamutex-pthread.so" \
+		spinoff="$D/lib/libamutex-pthread.so,AMUTEX_SPIN=off" \
+		statson="$D/lib/libamutex-pthread.so,AMUTEX_STATS=on"
+	condvar_pass "--scenario barrier --threads 4" "--scenario barrier --threads 8" \
+		"--scenario barrier --threads $T" "--scenario pingpong" \
+		"--scenario prodcons --consumers 1" "--scenario prodcons --consumers 4" |
 		tee -a "$OUT/variants.txt"
-	[ -x /usr/bin/python3 ] && AB_TIMEOUT=30 LD_LIBRARY_PATH=$D/lib bash "$D/ab-preload.sh" "$ROUNDS" \
-		"/usr/bin/python3 $D/condvar_pingpong.py 20000" "${vs[@]}" | tee -a "$OUT/variants.txt"
 	elapsed variants
+	;;
+onecpu)
+	# The same pinned to CPU 0 (taskset through AB_CPUS): a process with
+	# one CPU, where the relock does not yield (run 28 of docs/benchmarks.md;
+	# a variant built with docs/results/2core-2026-11-27-run28-yield-on-one-cpu.patch
+	# shows what the yields would do there).
+	header onecpu.txt "bench/ab-preload.sh $ROUNDS with AB_CPUS=0: glibc, the drop-in, its variants, on condvar scenarios pinned to one CPU"
+	grep '^# variant' "$D/build-info.txt" >>"$OUT/onecpu.txt"
+	variant_libs glibc=glibc built="$D/lib/libamutex-pthread.so"
+	AB_CPUS=0 condvar_pass "--scenario pingpong" "--scenario prodcons --consumers 1" \
+		"--scenario prodcons --consumers 4" "--scenario prodcons --consumers 16" \
+		"--scenario barrier --threads 4" "--scenario barrier --threads 16" |
+		tee -a "$OUT/onecpu.txt"
+	elapsed onecpu
 	;;
 rusage)
 	# Where the time goes, without perf: wall, user and system CPU and

@@ -81,6 +81,7 @@ static int setup(void **state)
 	sem_init(&P.reached, 0, 0);
 	sem_init(&P.resume, 0, 0);
 	__atomic_store_n(&amutex__test_point, pause_hook, __ATOMIC_RELEASE);
+	amutex__one_cpu_seam = -1;	/* the relock's yields, on one CPU too (one test: below) */
 	return 0;
 }
 
@@ -89,6 +90,7 @@ static int teardown(void **state)
 	(void)state;
 	__atomic_store_n(&amutex__test_point, NULL, __ATOMIC_RELEASE);
 	__atomic_store_n(&P.armed, 0, __ATOMIC_RELEASE);
+	amutex__one_cpu_seam = 0;
 	return 0;
 }
 
@@ -630,14 +632,6 @@ static void test_automatic_spin_backs_off_when_spins_fail_and_returns_when_one_s
  * another thread, or 1 us, one that ran nobody.
  */
 
-/* In a process that may use one CPU only the relock does not yield (below). */
-#define SKIP_ON_ONE_CPU() do {							\
-	if (amutex__config()->affinity <= 1) {					\
-		print_message("one CPU: the relock does not yield\n");		\
-		skip();								\
-	}									\
-} while (0)
-
 /* A locker (timed_ns unused) that locks as the drop-in's relock does. */
 static void *relock_unlock(void *arg)
 {
@@ -692,7 +686,6 @@ static uint64_t relock_behind_a_sleeper(int spin, uint64_t ns)
 static void test_relock_yields_to_a_held_lock_then_sleeps(void **state)
 {
 	(void)state;
-	SKIP_ON_ONE_CPU();
 	assert_int_equal(relock_behind_a_sleeper(AMUTEX_SPIN_AUTO, 20000), AMUTEX_YIELD_ROUNDS);
 	assert_int_equal(relock_behind_a_sleeper(AMUTEX_SPIN_AUTO, 1000), 1);
 	assert_int_equal(relock_behind_a_sleeper(AMUTEX_SPIN_OFF, 20000), 0);
@@ -730,7 +723,6 @@ static void test_relock_yields_to_a_starvation_handoff_then_queues(void **state)
 	uint64_t y, l4, l5 = steps(AMUTEX_STEP_L5);
 
 	(void)state;
-	SKIP_ON_ONE_CPU();
 	init_spin(&m, AMUTEX_SPIN_AUTO, 0, 0);
 	stop_unlock_before_waking(&m, AMUTEX__STARVING, &h, &b, &a, &tb);
 	assert_int_equal(STATE(&m) & (AMUTEX__LOCKED | AMUTEX__STARVING), AMUTEX__STARVING);
@@ -783,7 +775,6 @@ static void test_relock_yields_to_a_woken_sleeper_then_barges(void **state)
 	uint64_t y;
 
 	(void)state;
-	SKIP_ON_ONE_CPU();
 	init_spin(&m, AMUTEX_SPIN_AUTO, 0, 0);
 	stop_unlock_before_waking(&m, 0, &h, &b, &a, &tb);
 	assert_int_equal(STATE(&m), AMUTEX__WOKEN);
@@ -801,44 +792,82 @@ static void test_relock_yields_to_a_woken_sleeper_then_barges(void **state)
 }
 
 /*
- * A process whose affinity allows one CPU only: the relock sleeps at once,
+ * A thread whose affinity allows one CPU only: the relock sleeps at once,
  * no yield (its yields cost more there than the sleeps they save:
- * docs/benchmarks.md, run 28). The settings read the affinity of the
- * thread that computes them, for the whole process: this thread is cut to
- * one CPU and the settings read again (teardown restores both).
+ * docs/benchmarks.md, run 28). This thread is cut to one CPU after the
+ * process started (teardown restores it); the threads it makes share it.
  */
 static cpu_set_t saved_cpus;
 
+static int count_cpus(void)
+{
+	cpu_set_t set;
+
+	return sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : -1;
+}
+
 static int setup_one_cpu(void **state)
 {
-	cpu_set_t one;
-
-	if (sched_getaffinity(0, sizeof(saved_cpus), &saved_cpus) != 0)
-		return -1;
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	if (sched_setaffinity(0, sizeof(one), &one) != 0)
-		return -1;
-	amutex__config_reload(NULL, NULL);
-	return setup(state);
+	setup(state);
+	amutex__one_cpu_seam = 0;	/* the real affinity */
+	return sched_getaffinity(0, sizeof(saved_cpus), &saved_cpus);
 }
 
 static int teardown_one_cpu(void **state)
 {
 	amutex__yield_ns = 0;
-	if (sched_setaffinity(0, sizeof(saved_cpus), &saved_cpus) != 0)
-		return -1;
-	amutex__config_reload(NULL, NULL);
-	return teardown(state);
+	teardown(state);
+	return sched_setaffinity(0, sizeof(saved_cpus), &saved_cpus);
 }
 
 static void test_relock_does_not_yield_on_one_cpu(void **state)
 {
 	(void)state;
-	assert_int_equal(amutex__config()->affinity, 1);
-	assert_int_equal(amutex__config()->cpus, 1);
+	assert_int_equal(pin_self(sched_getcpu()), 0);
+	assert_int_equal(count_cpus(), 1);
 	/* Its threads share this one CPU; every yield would run another. */
 	assert_int_equal(relock_behind_a_sleeper(AMUTEX_SPIN_AUTO, 20000), 0);
+}
+
+/*
+ * A thread reads its affinity at its first relock and every 64th after: one
+ * pinned to a CPU between two relocks stops yielding within 64 relocks.
+ * (White box: the thread's cached answer, amutex__self.one_cpu.)
+ */
+static void *relock_then_pin(void *arg)
+{
+	static amutex_t m;
+	int *seen = arg;
+
+	init_spin(&m, AMUTEX_SPIN_AUTO, 0, 1);	/* TIMED: a relock takes it at once */
+	for (int i = 0; i < 1 + 63 + 1; i++) {
+		if (i == 1 && pin_self(sched_getcpu()) != 0)
+			return NULL;
+		if (amutex__lock_contended(&m, NULL, AMUTEX_WAIT_YIELD, NULL) != 0)
+			return NULL;
+		amutex_unlock(&m);
+		seen[i] = amutex__self.one_cpu;
+	}
+	amutex_destroy(&m);
+	return NULL;
+}
+
+static void test_relock_reads_the_affinity_again_after_a_pin(void **state)
+{
+	int seen[65];
+	pthread_t t;
+
+	(void)state;
+	if (count_cpus() < 2) {
+		print_message("one CPU: nothing to narrow\n");
+		skip();
+	}
+	memset(seen, 0xff, sizeof(seen));
+	pthread_create(&t, NULL, relock_then_pin, seen);
+	pthread_join(t, NULL);
+	assert_int_equal(seen[0], 0);		/* read at the first relock: several CPUs */
+	assert_int_equal(seen[63], 0);		/* pinned since the second, not read again yet */
+	assert_int_equal(seen[64], 1);		/* the 65th relock reads it again */
 }
 
 int main(void)
@@ -862,6 +891,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_relock_yields_to_a_woken_sleeper_then_barges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relock_does_not_yield_on_one_cpu, setup_one_cpu,
 						teardown_one_cpu),
+		cmocka_unit_test_setup_teardown(test_relock_reads_the_affinity_again_after_a_pin,
+						setup_one_cpu, teardown_one_cpu),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

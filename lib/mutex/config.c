@@ -98,7 +98,7 @@ static void compute(struct amutex__config *c, const char *cgroup_root,
 			"number of pauses 1..%d; using %d", s, AMUTEX_PAUSES_PER_ROUND,
 			AMUTEX_DEFAULT_SPIN_CHECK);
 
-	c->cpus = c->affinity = amutex__affinity_cpus();
+	c->cpus = amutex__affinity_cpus();
 	quota = amutex__cgroup_cpus(cgroup_root, self_cgroup);
 	if (quota && quota < c->cpus)
 		c->cpus = quota;
@@ -119,7 +119,7 @@ static const char *default_root(void)
  * thread that did could hold a lock the computing thread needs.
  */
 static const struct amutex__config meanwhile = {
-	AMUTEX_DEFAULT_STARVE_NS, 0, AMUTEX_SPIN_OFF, 0, AMUTEX_DEFAULT_SPIN_CHECK, 1, 1,
+	AMUTEX_DEFAULT_STARVE_NS, 0, AMUTEX_SPIN_OFF, 0, AMUTEX_DEFAULT_SPIN_CHECK, 1,
 };
 
 const struct amutex__config *amutex__config(void)

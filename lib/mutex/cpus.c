@@ -75,11 +75,11 @@ static ssize_t slurp(const char *path, char *buf, size_t len)
 /*
  * A mask for machines whose kernel counts more than CPU_SETSIZE (1024)
  * possible CPUs, where sched_getaffinity refuses a cpu_set_t (EINVAL):
- * static, as the buffers above, since CPU_ALLOC would allocate.
+ * static, as the buffers above (and under their lock), since CPU_ALLOC
+ * would allocate.
  */
 #define BIG_CPUS 32768
 static unsigned long big_mask[BIG_CPUS / (8 * sizeof(unsigned long))];
-static int big_busy;
 
 /* The CPUs this thread may run on (the settings take it for the process); 1 if unknown. */
 unsigned amutex__affinity_cpus(void)
@@ -90,11 +90,10 @@ unsigned amutex__affinity_cpus(void)
 	if (sched_getaffinity(0, sizeof(set), &set) == 0) {
 		n = CPU_COUNT(&set);
 	} else {
-		while (__atomic_exchange_n(&big_busy, 1, __ATOMIC_ACQUIRE))
-			sched_yield();
+		scratch_take();
 		if (sched_getaffinity(0, sizeof(big_mask), (cpu_set_t *)(void *)big_mask) == 0)
 			n = CPU_COUNT_S(sizeof(big_mask), (cpu_set_t *)(void *)big_mask);
-		__atomic_store_n(&big_busy, 0, __ATOMIC_RELEASE);
+		scratch_give();
 	}
 	return n > 0 ? (unsigned)n : 1;
 }

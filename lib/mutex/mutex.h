@@ -69,7 +69,6 @@ struct amutex__config {
 	int fair;		/* AMUTEX_FAIR */
 	int spin_check;		/* AMUTEX_SPIN_CHECK: pauses between looks */
 	unsigned cpus;		/* effective CPUs: affinity and cgroup quota */
-	unsigned affinity;	/* CPUs in the affinity mask: threads that can run at once */
 };
 
 hidden const struct amutex__config *amutex__config(void);
@@ -138,6 +137,8 @@ struct amutex__thread {
 	uint8_t spin_probe;		/* slow paths since the last probing spin */
 	uint8_t yield_debt;		/* yields since the last that paid off (protocol.c) */
 	uint8_t yield_probe;		/* relocks since the last probing yield */
+	uint8_t one_cpu;		/* its affinity allows one CPU (protocol.c) */
+	uint8_t affinity_age;		/* relocks since it was read */
 };
 extern __thread struct amutex__thread amutex__self hidden;
 hidden void amutex__thread_link(void);
@@ -181,6 +182,8 @@ extern const char *const amutex__step_names[AMUTEX_STEP_COUNT] hidden;
 extern uint32_t amutex__clock_scale hidden;
 /* Not 0: every yield of a relock took this many ns, whatever the clock says. */
 extern uint64_t amutex__yield_ns hidden;
+/* Not 0: a relock's thread counts as on one CPU (1) or on several (-1), whatever its affinity. */
+extern int amutex__one_cpu_seam hidden;
 /* Per-mille chances of each injected fault, per futex call. */
 struct amutex__faults {
 	unsigned eintr;		/* wait returns EINTR without sleeping */

@@ -52,6 +52,7 @@ const char *const amutex__step_names[AMUTEX_STEP_COUNT] = {
 };
 uint32_t amutex__clock_scale = 1;
 uint64_t amutex__yield_ns;
+int amutex__one_cpu_seam;
 void (*amutex__test_point)(enum amutex__point p, const amutex_t *m);
 #define STEP(t) __atomic_add_fetch(&amutex__steps[AMUTEX_STEP_##t], 1, __ATOMIC_RELAXED)
 #define WAIT_CLOCK() (amutex__clock_ns() * amutex__clock_scale)
@@ -387,25 +388,24 @@ enum turn { OWNED, QUEUED, AGAIN };
  * yielding and competes. At most YIELD_ROUNDS yields, before its first
  * sleep only, under the ordinary policies only (a SCHED_FIFO or SCHED_RR
  * yield runs peers of its priority alone, a SCHED_DEADLINE yield gives up
- * the rest of its period), and none under AMUTEX_SPIN=off or in a
- * process whose affinity allows one CPU only. Measured against the relock
- * that sleeps at once: docs/benchmarks.md, run 24.
+ * the rest of its period), and none under AMUTEX_SPIN=off or in a thread
+ * whose affinity allows one CPU only (on_one_cpu). Measured against the
+ * relock that sleeps at once: docs/benchmarks.md, run 24.
  *
- * One CPU: every yield runs another thread of the process, and a yield
- * costs the yielder more than the switch. Linux's EEVDF scheduler pushes
+ * One CPU: every yield runs another thread, and a yield costs the yielder
+ * more than the switch. Linux's EEVDF scheduler pushes
  * a yielder's deadline a time slice on, likely why: for a while the
  * threads it wakes preempt it, and a producer that yielded once hands its
  * consumer the CPU item by item. On CPU 0 of the 2-core machine (run 28)
  * the yields took producer/consumer with one consumer to 0.41x glibc
  * against 0.80x without them (0.3x where a thread yielded in 1 relock of
  * 256 at most, about 430 yields a second); the barrier of 16, CPython and
- * ping-pong lost 10-15%.
- * They also won there (4 and 16 consumers 3.5x and 5.3x against 1.0x and
- * 1.1x, the C++ pool 1.6x against 1.0x). Of the debt's settings tried,
- * one kept those wins without the losses, and its neighbour took the
- * single consumer to 0.07x: too fragile to choose on one machine. The
- * relock that sleeps is glibc's; on one CPU it is the only one, as there
- * is no spinning there either.
+ * ping-pong lost 8-17%. They also won there (4 and 16 consumers 3.5x and
+ * 5.2x against 1.0x and 1.1x, the C++ pool 1.6x against 1.0x; of real
+ * programs, CPython's queue 1.15x against 1.01x, run 29). Of the debt's
+ * settings tried, one kept those wins without the losses, and its
+ * neighbour took the single consumer to 0.07x: too fragile to choose on
+ * one machine. The relock that sleeps is glibc's.
  */
 #define YIELD_ROUNDS AMUTEX_YIELD_ROUNDS
 #define YIELD_SWITCH_NS 1500
@@ -432,6 +432,33 @@ enum turn { OWNED, QUEUED, AGAIN };
 #define YIELD_USEFUL_NS 8000
 #define YIELD_DEBT_MAX 4
 #define YIELD_PROBE 8
+
+/*
+ * on_one_cpu: the calling thread's affinity allows one CPU (taskset -c N,
+ * a cpuset of one CPU, a one-CPU machine, a thread pinned by its program):
+ * read per thread, at its first relock and every AFFINITY_REREAD after, so
+ * a thread pinned after the process started, or whose cpuset shrinks, is
+ * seen. Where its CPU is the only one of the process, a yield costs what
+ * is said above; where the other threads run elsewhere, its yields would
+ * run nobody. Not the effective CPUs of the settings: under a CPU quota
+ * the threads still run at once on several CPUs.
+ */
+#define AFFINITY_REREAD 64
+_Static_assert(256 % AFFINITY_REREAD == 0, "affinity_age wraps at 256");
+
+static int on_one_cpu(void)
+{
+	struct amutex__thread *t = &amutex__self;
+	cpu_set_t set;
+
+#ifdef AMUTEX_TEST_SEAMS
+	if (amutex__one_cpu_seam)
+		return amutex__one_cpu_seam > 0;
+#endif
+	if (t->affinity_age++ % AFFINITY_REREAD == 0)
+		t->one_cpu = sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) == 1;
+	return t->one_cpu;
+}
 
 static int yield_budget(void)
 {
@@ -516,7 +543,7 @@ static void waiter_init(struct waiter *w, amutex_t *m, const struct timespec *ab
 	w->check = amutex__fair(m, c) ? AMUTEX_FAIR_SPIN_CHECK : c->spin_check;
 	w->cpus = c->cpus;
 	w->yield = (how & AMUTEX_WAIT_YIELD) != 0;
-	w->rounds = w->yield ? (spin == AMUTEX_SPIN_OFF || c->affinity <= 1 ? 0 : yield_budget()) :
+	w->rounds = w->yield ? (spin == AMUTEX_SPIN_OFF || on_one_cpu() ? 0 : yield_budget()) :
 		    how & AMUTEX_WAIT_NOSPIN ? 0 : rounds_of(spin, c);
 	w->adapt = !w->yield && w->rounds > 0 && spin == AMUTEX_SPIN_AUTO;
 	if (w->adapt)

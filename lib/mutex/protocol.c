@@ -393,10 +393,10 @@ enum turn { OWNED, QUEUED, AGAIN };
  * relock that sleeps at once: docs/benchmarks.md, run 24.
  *
  * One CPU: every yield runs another thread, and a yield costs the yielder
- * more than the switch. Linux's EEVDF scheduler pushes
- * a yielder's deadline a time slice on, likely why: for a while the
- * threads it wakes preempt it, and a producer that yielded once hands its
- * consumer the CPU item by item. On CPU 0 of the 2-core machine (run 28)
+ * more than the switch. Linux's EEVDF scheduler pushes a yielder's
+ * deadline a time slice on, likely why: for a while the threads it wakes
+ * preempt it, and a producer that yielded once hands its consumer the CPU
+ * item by item. On CPU 0 of the 2-core machine (run 28)
  * the yields took producer/consumer with one consumer to 0.41x glibc
  * against 0.80x without them (0.3x where a thread yielded in 1 relock of
  * 256 at most, about 430 yields a second); the barrier of 16, CPython and
@@ -439,8 +439,8 @@ enum turn { OWNED, QUEUED, AGAIN };
  * read per thread, at its first relock and every AFFINITY_REREAD after, so
  * a thread pinned after the process started, or whose cpuset shrinks, is
  * seen. Where its CPU is the only one of the process, a yield costs what
- * is said above; where the other threads run elsewhere, its yields would
- * run nobody. Not the effective CPUs of the settings: under a CPU quota
+ * is said above; where the process's other threads run elsewhere, its
+ * yields would run none of them. Not the effective CPUs of the settings: under a CPU quota
  * the threads still run at once on several CPUs.
  */
 #define AFFINITY_REREAD 64

@@ -439,9 +439,11 @@ enum turn { OWNED, QUEUED, AGAIN };
  * read per thread, at its first relock and every AFFINITY_REREAD after, so
  * a thread pinned after the process started, or whose cpuset shrinks, is
  * seen. Where its CPU is the only one of the process, a yield costs what
- * is said above; where the process's other threads run elsewhere, its
- * yields would run none of them. Not the effective CPUs of the settings: under a CPU quota
- * the threads still run at once on several CPUs.
+ * is said above; a thread pinned alone, whose signaller may run on its
+ * CPU or elsewhere, does not yield either (not measured). Not the
+ * effective CPUs of the settings: under a CPU quota the threads still run
+ * at once on several CPUs. A kernel with more possible CPUs than a
+ * cpu_set_t holds refuses it: then the big mask of cpus.c decides.
  */
 #define AFFINITY_REREAD 64
 _Static_assert(256 % AFFINITY_REREAD == 0, "affinity_age wraps at 256");
@@ -456,7 +458,8 @@ static int on_one_cpu(void)
 		return amutex__one_cpu_seam > 0;
 #endif
 	if (t->affinity_age++ % AFFINITY_REREAD == 0)
-		t->one_cpu = sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) == 1;
+		t->one_cpu = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) == 1 :
+			     amutex__affinity_cpus() == 1;
 	return t->one_cpu;
 }
 

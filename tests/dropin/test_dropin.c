@@ -1571,8 +1571,10 @@ static void test_relock_does_not_yield_under_amutex_spin_off(void **state)
 
 /*
  * A process that may use one CPU only (started here from a thread pinned
- * to one: taskset -c N, a cpuset of one CPU, a one-CPU machine) does not
- * yield in the relock; its woken waiters sleep on the mutex, as glibc's do.
+ * to one, as taskset -c N starts it; its rounds pin their threads to that
+ * CPU again, which changes nothing) does not yield in the relock; its
+ * woken waiters sleep on the mutex, as glibc's do. The real affinity, no
+ * seam.
  */
 static void test_relock_does_not_yield_in_a_process_on_one_cpu(void **state)
 {

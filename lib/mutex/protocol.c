@@ -444,6 +444,9 @@ enum turn { OWNED, QUEUED, AGAIN };
  * effective CPUs of the settings: under a CPU quota the threads still run
  * at once on several CPUs. A kernel with more possible CPUs than a
  * cpu_set_t holds refuses it: then the big mask of cpus.c decides.
+ * AFFINITY_REREAD: one system call in 64 relocks, each of which follows a
+ * futex wake-up of several microseconds, and a thread pinned later stops
+ * yielding within 64 relocks.
  */
 #define AFFINITY_REREAD 64
 _Static_assert(256 % AFFINITY_REREAD == 0, "affinity_age wraps at 256");

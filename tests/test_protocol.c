@@ -799,13 +799,6 @@ static void test_relock_yields_to_a_woken_sleeper_then_barges(void **state)
  */
 static cpu_set_t saved_cpus;
 
-static int count_cpus(void)
-{
-	cpu_set_t set;
-
-	return sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : -1;
-}
-
 static int setup_one_cpu(void **state)
 {
 	setup(state);
@@ -824,7 +817,7 @@ static void test_relock_does_not_yield_on_one_cpu(void **state)
 {
 	(void)state;
 	assert_int_equal(pin_self(sched_getcpu()), 0);
-	assert_int_equal(count_cpus(), 1);
+	assert_int_equal(amutex__affinity_cpus(), 1);
 	/* Its threads share this one CPU; every yield would run another. */
 	assert_int_equal(relock_behind_a_sleeper(AMUTEX_SPIN_AUTO, 20000), 0);
 }
@@ -858,7 +851,7 @@ static void test_relock_reads_the_affinity_again_after_a_pin(void **state)
 	pthread_t t;
 
 	(void)state;
-	if (count_cpus() < 2) {
+	if (amutex__affinity_cpus() < 2) {
 		print_message("one CPU: nothing to narrow\n");
 		skip();
 	}

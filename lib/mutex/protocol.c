@@ -396,11 +396,11 @@ enum turn { OWNED, QUEUED, AGAIN };
  * more than the switch. Linux's EEVDF scheduler pushes a yielder's
  * deadline a time slice on, likely why: for a while the threads it wakes
  * preempt it, and a producer that yielded once hands its consumer the CPU
- * item by item. On CPU 0 of the 2-core machine (run 28)
- * the yields took producer/consumer with one consumer to 0.41x glibc
- * against 0.80x without them (0.3x where a thread yielded in 1 relock of
- * 256 at most, about 430 yields a second); the barrier of 16, CPython and
- * ping-pong lost 8-17%. They also won there (4 and 16 consumers 3.5x and
+ * item by item. On CPU 0 of the 2-core machine (run 28) the yields took
+ * producer/consumer with one consumer to 0.41x glibc against 0.80x
+ * without them (0.3x where a thread yielded in 1 relock of 256 at most,
+ * about 430 yields a second); the barrier of 16, CPython and ping-pong
+ * lost 8-17%. They also won there (4 and 16 consumers 3.5x and
  * 5.2x against 1.0x and 1.1x, the C++ pool 1.6x against 1.0x; of real
  * programs, CPython's queue 1.15x against 1.01x, run 29). Of the debt's
  * settings tried, one kept those wins without the losses, and its
@@ -442,8 +442,9 @@ enum turn { OWNED, QUEUED, AGAIN };
  * is said above; a thread pinned alone, whose signaller may run on its
  * CPU or elsewhere, does not yield either (not measured). Not the
  * effective CPUs of the settings: under a CPU quota the threads still run
- * at once on several CPUs. A kernel with more possible CPUs than a
- * cpu_set_t holds refuses it: then the big mask of cpus.c decides.
+ * at once on several CPUs. amutex__affinity_cpus reads it (a kernel with
+ * more possible CPUs than a cpu_set_t holds refuses one: it then asks
+ * with a bigger mask).
  * AFFINITY_REREAD: one system call in 64 relocks, each of which follows a
  * futex wake-up of several microseconds, and a thread pinned later stops
  * yielding within 64 relocks.
@@ -454,15 +455,13 @@ _Static_assert(256 % AFFINITY_REREAD == 0, "affinity_age wraps at 256");
 static int on_one_cpu(void)
 {
 	struct amutex__thread *t = &amutex__self;
-	cpu_set_t set;
 
 #ifdef AMUTEX_TEST_SEAMS
 	if (amutex__one_cpu_seam)
 		return amutex__one_cpu_seam > 0;
 #endif
 	if (t->affinity_age++ % AFFINITY_REREAD == 0)
-		t->one_cpu = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) == 1 :
-			     amutex__affinity_cpus() == 1;
+		t->one_cpu = amutex__affinity_cpus() == 1;
 	return t->one_cpu;
 }
 

@@ -65,6 +65,12 @@ static int wait_fault(const struct timespec *abs)
 int amutex__futex_wait(uint32_t *word, uint32_t expect,
 		       const struct timespec *abs, int how)
 {
+	return amutex__futex_wait_bits(word, expect, abs, how, FUTEX_BITSET_MATCH_ANY);
+}
+
+int amutex__futex_wait_bits(uint32_t *word, uint32_t expect,
+			    const struct timespec *abs, int how, uint32_t bits)
+{
 	int saved = errno, err = 0;
 #ifdef AMUTEX_TEST_SEAMS
 	struct timespec soon;
@@ -83,14 +89,14 @@ int amutex__futex_wait(uint32_t *word, uint32_t expect,
 		if (!abs || soon.tv_sec < abs->tv_sec ||
 		    (soon.tv_sec == abs->tv_sec && soon.tv_nsec < abs->tv_nsec)) {
 			syscall(SYS_futex, word, op(FUTEX_WAIT_BITSET, how), expect, &soon,
-				NULL, FUTEX_BITSET_MATCH_ANY);
+				NULL, bits);
 			errno = saved;
 			return 0;
 		}
 	}
 #endif
 	if (syscall(SYS_futex, word, op(FUTEX_WAIT_BITSET, how), expect, abs,
-		    NULL, FUTEX_BITSET_MATCH_ANY) != 0) {
+		    NULL, bits) != 0) {
 		err = errno;
 		if (err == EAGAIN)
 			err = 0;
@@ -103,9 +109,18 @@ int amutex__futex_wait(uint32_t *word, uint32_t expect,
 
 void amutex__futex_wake(uint32_t *word, int n, int how)
 {
+	amutex__futex_wake_bits(word, n, how, FUTEX_BITSET_MATCH_ANY);
+}
+
+void amutex__futex_wake_bits(uint32_t *word, int n, int how, uint32_t bits)
+{
 	int saved = errno;
 
-	syscall(SYS_futex, word, op(FUTEX_WAKE, how & AMUTEX_FUTEX_SHARED), n, NULL, NULL, 0);
+	if (bits == FUTEX_BITSET_MATCH_ANY)
+		syscall(SYS_futex, word, op(FUTEX_WAKE, how & AMUTEX_FUTEX_SHARED), n, NULL, NULL, 0);
+	else
+		syscall(SYS_futex, word, op(FUTEX_WAKE_BITSET, how & AMUTEX_FUTEX_SHARED), n, NULL,
+			NULL, bits);
 #ifdef AMUTEX_TEST_SEAMS
 	/* The callers must not care: pretend the memory was gone. */
 	if (roll(__atomic_load_n(&amutex__faults.wake_efault, __ATOMIC_RELAXED)))

@@ -107,6 +107,14 @@ hidden unsigned amutex__affinity_cpus(void);
 hidden int amutex__futex_wait(uint32_t *word, uint32_t expect,
 			      const struct timespec *abs, int how);
 hidden void amutex__futex_wake(uint32_t *word, int n, int how);
+/*
+ * The same with a bitset: a wake reaches only the sleepers whose bits it
+ * shares (FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET), so two kinds of sleepers
+ * can share one word (the rwlock's readers and writer). bits is not 0.
+ */
+hidden int amutex__futex_wait_bits(uint32_t *word, uint32_t expect,
+				   const struct timespec *abs, int how, uint32_t bits);
+hidden void amutex__futex_wake_bits(uint32_t *word, int n, int how, uint32_t bits);
 
 /*
  * The slow path of a lock, for the parts built on the mutex: how says which
@@ -139,6 +147,7 @@ struct amutex__thread {
 	uint8_t yield_probe;		/* relocks since the last probing yield */
 	uint8_t one_cpu;		/* its affinity allows one CPU (protocol.c) */
 	uint8_t affinity_age;		/* relocks since it was read */
+	void *rw_busy;			/* in a slow path of this rwlock (lib/rwlock) */
 };
 extern __thread struct amutex__thread amutex__self hidden;
 hidden void amutex__thread_link(void);
@@ -156,10 +165,30 @@ static inline void amutex__busy_leave(void)
 	__atomic_store_n(&amutex__self.busy, NULL, __ATOMIC_RELAXED);
 }
 
+/* The same for an rwlock (amutex_rwlock_t *), whose repair is rw_repair. */
+static inline void amutex__rw_busy_enter(void *rw)
+{
+	if (__builtin_expect(!amutex__self.linked, 0))
+		amutex__thread_link();
+	/* Before any CAS of the slow path (the child repairs from the word alone). */
+	__atomic_store_n(&amutex__self.rw_busy, rw, __ATOMIC_RELAXED);
+}
+
+static inline void amutex__rw_busy_leave(void)
+{
+	__atomic_store_n(&amutex__self.rw_busy, NULL, __ATOMIC_RELAXED);
+}
+
+/* Set once by lib/rwlock at load: the child's repair of an rwlock (RF1). */
+extern void (*amutex__rw_repair)(void *rw) hidden;
+
 /* For the fork handlers: the list stays still between lock and unlock. */
 hidden void amutex__threads_lock(void);
 hidden void amutex__threads_unlock(void);
-/* In the child: fn for the mutex of every other thread's slow path; then only this thread is left. */
+/*
+ * In the child: fn for the mutex of every other thread's slow path, and
+ * amutex__rw_repair for its rwlock; then only this thread is left.
+ */
 hidden void amutex__threads_after_fork(void (*fn)(amutex_t *m));
 
 /*

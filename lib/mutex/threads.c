@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 __thread struct amutex__thread amutex__self;
+void (*amutex__rw_repair)(void *rw);
 
 static struct amutex__thread *head;
 static int list_lock;
@@ -79,9 +80,12 @@ void amutex__threads_after_fork(void (*fn)(amutex_t *m))
 
 	for (struct amutex__thread *t = head; t; t = t->next) {
 		amutex_t *m = __atomic_load_n(&t->busy, __ATOMIC_RELAXED);
+		void *rw = __atomic_load_n(&t->rw_busy, __ATOMIC_RELAXED);
 
 		if (t != self && m)
 			fn(m);
+		if (t != self && rw && amutex__rw_repair)
+			amutex__rw_repair(rw);
 	}
 	/* The others' memory stays as fork copied it; only this thread is listed. */
 	head = self->linked ? self : NULL;

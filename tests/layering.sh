@@ -26,7 +26,7 @@ done
 # Allowed calls between parts: base is called by all and calls none.
 allowed() {	# allowed FROM_PART TO_PART
 	case "$1:$2" in
-	"$2:$2"|*:base|mutex:stats|dropin:mutex|dropin:stats|group:mutex|group:stats) return 0 ;;
+	"$2:$2"|*:base|mutex:stats|dropin:mutex|dropin:stats|group:mutex|group:stats|rwlock:mutex) return 0 ;;
 	esac
 	return 1
 }

@@ -366,6 +366,40 @@ mutant cond_shared_destroy_does_not_wait condvar.pml "-DSHARED -DDESTROY" "$CV" 
 s/fwait\(W_COUNT, nn, 0, e2\);(\t+\/\* :274 \*\/)/break;$1/
 EOF
 
+# The reader-writer lock (docs/model/rwlock.pml, lib/rwlock/rwlock.c).
+RWX='assertion violated \(\(wholds<=1\)'		# exclusion
+RWCOUNT='assertion violated \(\(queued==cq\)|assertion violated \(readers=='	# counters
+RWPHASE='assertion violated \(rstate\[id\]=='	# one-bit PHASE
+RWRU4='assertion violated \(\(writer&&\(readers==0\)\)'	# a release finds the lock held and nobody let in unwoken
+RWRUN='-m400000'
+mutant rw_release_does_not_flip_phase rwlock.pml "-DNR=2 -DNWR=1" "$RWRUN" "$HANG|$RWPHASE" <<'EOF'
+s/phase = 1 - phase;/skip;/
+EOF
+mutant rw_give_up_flips_phase rwlock.pml "-DTIMED" "$RWRUN" "$RWPHASE|$RWCOUNT" <<'EOF'
+s/hadq = queued != 0; writer = 0; wsleep = 0; INV/hadq = queued != 0; writer = 0; wsleep = 0; phase = 1 - phase; INV/
+EOF
+mutant rw_release_does_not_count_the_queued rwlock.pml "-DNR=2 -DNWR=1" "$RWRUN" "$RWCOUNT|$RWX" <<'EOF'
+s/readers = queued; admitted = queued; queued = 0;/admitted = queued; queued = 0;/
+EOF
+mutant rw_last_reader_does_not_wake_writer rwlock.pml "-DNR=2 -DNWR=1" "$RWRUN" "$HANG" <<'EOF'
+s/atomic \{ if :: wake -> wake_one\(WR\); wake = 0 :: else fi \}/atomic { wake = 0 }/
+EOF
+mutant rw_writer_sleeps_without_wsleep rwlock.pml "-DNR=2 -DNWR=1" "$RWRUN" "$HANG" <<'EOF'
+s/:: atomic \{ readers != 0 && !late -> wsleep = 1; exp = LOW; INV \}/:: atomic { readers != 0 && !late -> exp = LOW; INV }/
+EOF
+mutant rw_release_wakes_one_reader rwlock.pml "-DNR=2 -DNWR=1" "$RWRUN" "$HANG" <<'EOF'
+s/atomic \{ if :: hadq -> wake_all\(RD\); hadq = 0 :: else fi \}\n(\t+)atomic \{ if :: hads/atomic { if :: hadq -> wake_one(RD); hadq = 0 :: else fi }\n$1atomic { if :: hads/
+EOF
+mutant rw_give_up_does_not_wake_readers rwlock.pml "-DNR=2 -DNWR=1 -DTIMED" "$RWRUN" "$HANG" <<'EOF'
+s/atomic \{ if :: hadq -> wake_all\(RD\); hadq = 0 :: else fi \}\n(\t+)atomic \{ wlocked = 0 \}\n(\t+)goto next/atomic { hadq = 0 }\n$1atomic { wlocked = 0 }\n$2goto next/
+EOF
+mutant rw_claim_ignores_previous_release rwlock.pml "-DNR=1 -DNWR=2" "$RWRUN" "$RWX|$RWCOUNT|$RWRU4" <<'EOF'
+s/:: atomic \{ !writer -> break \}/:: atomic { true -> break }/
+EOF
+mutant rw_reader_passes_a_claim rwlock.pml "-DNR=1 -DNWR=1" "$RWRUN" "$RWX|$RWRU4" <<'EOF'
+s/:: !writer -> readers\+\+; rholds\+\+; got = 1; INV/:: true -> readers++; rholds++; got = 1; INV/
+EOF
+
 echo "$caught of $total mutants caught"
 if [ "$survived" -ne 0 ]; then
 	printf 'survived: %s\n' "${failures[@]}"

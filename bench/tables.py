@@ -13,7 +13,7 @@ table names the commit and machine its file says it measured.
 --update rewrites every block of docs/benchmarks.md that sits between
 "<!-- table FILE KIND -->" and "<!-- /table -->" from FILE (relative to the
 repository root), KIND being one of: scenarios, targets, stats, ab,
-ratios (bench/dropin-condvar.sh's), variants (bench/ab-preload.sh's blocks:
+rwlock (bench/rwlock-compare.sh's), ratios (bench/dropin-condvar.sh's), variants (bench/ab-preload.sh's blocks:
 each variant's median per-round ratio to the first), verbatim (a driver's
 own summary).
 """
@@ -329,8 +329,45 @@ def variants(path):
     return "\n".join(out)
 
 
+
+
+def rwlock(path):
+    """bench/rwlock-compare.sh's file: one row per workload and lock, the
+    medians over its rounds, throughput as a ratio to glibc's default."""
+    head, rows = parse(path)
+    g = OrderedDict()
+    for r in rows:
+        if r.get("scenario") != "rwlock":
+            continue
+        k = (int(r["threads"]), int(r["writers"]), int(r["write_pct"]), r["cs_iters"], r["cpus"])
+        g.setdefault(k, OrderedDict()).setdefault(r["lock"], []).append(r)
+    out = [caption(head, path), ""]
+    out.append("| workload | lock | runs | ops/s | vs pthread | writes/s | write wait p99 | max | read wait p99 | max | checks |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for (threads, writers, pct, cs, cpus), locks in g.items():
+        if threads == 1:
+            name = "one thread, reads"
+        elif writers:
+            name = "%d readers (holds of %s steps), %d writer%s" % (
+                threads - writers, cs, writers, "s" if writers > 1 else "")
+        else:
+            name = "%d threads, %d%% writes" % (threads, pct)
+        base = med(locks.get("pthread", []), "ops_per_sec")
+        for l, rs in locks.items():
+            rate = med(rs, "ops_per_sec")
+            out.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                name, l, len(rs), fmt_rate(rate),
+                "%.2fx" % (rate / base) if base and rate else "-",
+                fmt_rate(med(rs, "writes_per_sec")) if threads > 1 else "-",
+                fmt_ns(med(rs, "write_wait_p99_ns")) if threads > 1 else "-",
+                fmt_ns(med(rs, "write_wait_max_ns")) if threads > 1 else "-",
+                fmt_ns(med(rs, "read_wait_p99_ns")), fmt_ns(med(rs, "read_wait_max_ns")),
+                "exact" if all(r.get("checks") == "exact" for r in rs) else "WRONG"))
+    return "\n".join(out)
+
+
 KINDS = {"scenarios": scenarios, "targets": targets, "ab": ab, "stats": stats,
-         "verbatim": verbatim, "ratios": ratios, "variants": variants}
+         "verbatim": verbatim, "ratios": ratios, "variants": variants, "rwlock": rwlock}
 
 
 def update(doc):

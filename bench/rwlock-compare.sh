@@ -11,7 +11,8 @@
 #   uncontended  one thread, reads only (the fast paths' cost)
 #   read-mostly  1% and 10% writes, short holds
 #   starve       one thread only writes, the others only read with long,
-#                overlapping holds (a reader-preferring lock starves it)
+#                overlapping holds (a reader-preferring lock starves it);
+#                also with one reader, as many threads as 2 CPUs
 set -eu
 B=$1; OUT=$2; ROUNDS=${3:-5}
 T=${THREADS:-8}
@@ -22,6 +23,7 @@ workloads=(
 	"--threads $T --write-pct 1 --cs-iters 100 --think-iters 100"
 	"--threads $T --write-pct 10 --cs-iters 100 --think-iters 100"
 	"--threads $T --writers 1 --cs-iters 5000 --think-iters 100"
+	"--threads 2 --writers 1 --cs-iters 5000 --think-iters 100"
 )
 {
 	echo "# commit: ${COMMIT:-$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)}"

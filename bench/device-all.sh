@@ -6,13 +6,13 @@
 # commit and machine in header lines, which bench/tables.py turns into the
 # tables of docs/benchmarks.md. About 6 minutes on 16 CPUs.
 #   bench/device-all.sh BIN_DIR OUT_DIR [SECTION...]
-#   sections: core ab fair stats group dropin variants onecpu rusage chatd
+#   sections: core ab fair stats group dropin variants onecpu rusage chatd rwlock
 #   (default: all but rusage)
 # THREADS (default 16) is the contended scenarios' thread count: 8 on the
 # 2-core development machine, where the issues set their targets at 8.
 set -u
 D=${1:?bin dir}; OUT=${2:?out dir}; shift 2
-sections=${*:-core ab fair stats group dropin variants onecpu chatd}
+sections=${*:-core ab fair stats group dropin variants onecpu chatd rwlock}
 ROUNDS=${ROUNDS:-6}	# variants: rounds of every variant per scenario
 mkdir -p "$OUT"
 N=$(nproc)
@@ -127,6 +127,14 @@ chatd)
 	[ -x "$D/chatd" ] && CHATD=$D/chatd STRIPES=$D/amutex-stripes THREADS=$T \
 		sh "$D/chatd-run.sh" 2>/dev/null | tee "$OUT/chatd.txt"
 	elapsed chatd
+	;;
+rwlock)
+	# The reader-writer lock beside glibc's two kinds (bench/rwlock-compare.sh).
+	[ -x "$D/amutex-rwbench" ] &&
+		COMMIT=$(sed -n 's/^# commit: //p' "$D/build-info.txt" | head -1) THREADS=$T \
+		bash "$D/rwlock-compare.sh" "$D/amutex-rwbench" "$OUT/rwlock.txt" 3 >/dev/null &&
+		cat "$OUT/rwlock.txt"
+	elapsed rwlock
 	;;
 stats)
 	header stats.txt "bench/device-all.sh stats: amutex with and without statistics, both orders, three times"

@@ -23,8 +23,9 @@ static_build() {	# static_build SRC_DIR BUILD_DIR TARGETS...
 }
 
 # This commit, static.
-static_build . build/device-static amutex-bench amutex-stripes chatd rusage
+static_build . build/device-static amutex-bench amutex-stripes amutex-rwbench chatd rusage
 cp build/device-static/bench/amutex-bench "$out/amutex-bench"
+cp build/device-static/bench/amutex-rwbench "$out/amutex-rwbench"
 cp build/device-static/bench/rusage "$out/rusage"
 cp build/device-static/bench/amutex-stripes "$out/amutex-stripes"
 cp build/device-static/examples/chatd "$out/chatd"
@@ -76,7 +77,8 @@ done
 	cat "$out/variants.txt"
 } >"$out/build-info.txt"
 cp bench/device-all.sh bench/device-stripes.sh bench/device-dropin.sh bench/dropin-compare.sh \
-	bench/dropin-condvar.sh bench/ab-preload.sh bench/condvar_pingpong.py examples/chatd/run.sh "$out/"
+	bench/dropin-condvar.sh bench/ab-preload.sh bench/condvar_pingpong.py bench/rwlock-compare.sh \
+	examples/chatd/run.sh "$out/"
 mv "$out/run.sh" "$out/chatd-run.sh"
 ls -la "$out" "$out/lib"
 du -sh "$out"

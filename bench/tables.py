@@ -348,8 +348,9 @@ def rwlock(path):
         if threads == 1:
             name = "one thread, reads"
         elif writers:
-            name = "%d readers (holds of %s steps), %d writer%s" % (
-                threads - writers, cs, writers, "s" if writers > 1 else "")
+            name = "%d reader%s (holds of %s steps), %d writer%s" % (
+                threads - writers, "s" if threads - writers > 1 else "", cs, writers,
+                "s" if writers > 1 else "")
         else:
             name = "%d threads, %d%% writes" % (threads, pct)
         base = med(locks.get("pthread", []), "ops_per_sec")

@@ -291,6 +291,43 @@ static void test_a_writer_that_times_out_lets_the_readers_it_stopped_in(void **s
 	assert_int_equal(amutex_rwlock_wrunlock(&rw), 0);
 }
 
+/* A writer stopped at the GIVING_UP point: its deadline passed, WT2 not yet decided. */
+static int giving_up_paused, giving_up_go;
+
+static void pause_giving_up(enum amutex__rw_point p, const amutex_rwlock_t *rw)
+{
+	(void)rw;
+	if (p != AMUTEX_RW_POINT_GIVING_UP)
+		return;
+	__atomic_store_n(&giving_up_paused, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&giving_up_go, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+/* A writer whose deadline passed just as the last reader left holds the lock (WT2). */
+static void test_a_writer_past_its_deadline_keeps_a_lock_the_readers_left(void **state)
+{
+	amutex_rwlock_t rw = AMUTEX_RWLOCK_INITIALIZER;
+	uint64_t held = steps(AMUTEX_RW_WT2_HELD);
+	struct call w;
+
+	(void)state;
+	giving_up_paused = giving_up_go = 0;
+	amutex__rw_test_point = pause_giving_up;
+	assert_int_equal(amutex_rwlock_rdlock(&rw), 0);
+	start(&w, &rw, TIMEDWRLOCK, 1000000);
+	while (!__atomic_load_n(&giving_up_paused, __ATOMIC_ACQUIRE))
+		sched_yield();
+	assert_int_equal(amutex_rwlock_rdunlock(&rw), 0);	/* the last reader leaves */
+	__atomic_store_n(&giving_up_go, 1, __ATOMIC_RELEASE);
+	assert_int_equal(wait_done(&w), 0);
+	amutex__rw_test_point = NULL;
+	assert_int_equal(steps(AMUTEX_RW_WT2_HELD), held + 1);
+	assert_int_equal(word(&rw) & ~AMUTEX__RW_PHASE, AMUTEX__RW_WRITER);
+	finish(&w);
+	assert_int_equal(word(&rw) & ~AMUTEX__RW_PHASE, 0);
+}
+
 static void test_misuse_is_refused_and_changes_nothing(void **state)
 {
 	amutex_rwlock_t rw = AMUTEX_RWLOCK_INITIALIZER;
@@ -680,6 +717,7 @@ int main(void)
 		cmocka_unit_test(test_a_claiming_writer_stops_new_readers),
 		cmocka_unit_test(test_readers_stopped_by_a_writer_go_in_before_the_next_writer),
 		cmocka_unit_test(test_a_writer_that_times_out_lets_the_readers_it_stopped_in),
+		cmocka_unit_test(test_a_writer_past_its_deadline_keeps_a_lock_the_readers_left),
 		cmocka_unit_test(test_misuse_is_refused_and_changes_nothing),
 		cmocka_unit_test(test_a_claim_that_waits_cannot_be_unlocked),
 		cmocka_unit_test(test_a_release_gives_the_writers_mutex_back_first),

@@ -256,6 +256,8 @@ static int wait_word(amutex_rwlock_t *rw, uint64_t *sp, int (*done)(uint64_t, ui
  */
 static int give_up(amutex_rwlock_t *rw, uint64_t s)
 {
+	POINT(GIVING_UP, rw);
+	s = load(&rw->state);
 	for (;;) {
 		if (READERS(s) == 0) {
 			STEP(WT2_HELD);

@@ -25,10 +25,12 @@ extern const char *const amutex__rw_step_names[AMUTEX_RW_STEP_COUNT] hidden;
  *   ADMITTED   a reader that saw PHASE change, before RL3's CAS
  *   CLAIMED    a writer right after WL2's CAS
  *   RELEASING  a writer between RU3 (w unlocked) and RU4
+ *   GIVING_UP  a claiming writer past its deadline, before WT2's look at
+ *              the word
  */
 enum amutex__rw_point {
 	AMUTEX_RW_POINT_QUEUED, AMUTEX_RW_POINT_ADMITTED, AMUTEX_RW_POINT_CLAIMED,
-	AMUTEX_RW_POINT_RELEASING,
+	AMUTEX_RW_POINT_RELEASING, AMUTEX_RW_POINT_GIVING_UP,
 };
 extern void (*amutex__rw_test_point)(enum amutex__rw_point p, const amutex_rwlock_t *rw) hidden;
 #endif

@@ -371,6 +371,7 @@ RWX='assertion violated \(\(wholds<=1\)'		# exclusion
 RWCOUNT='assertion violated \(\(queued==cq\)|assertion violated \(readers=='	# counters
 RWPHASE='assertion violated \(rstate\[id\]=='	# one-bit PHASE
 RWRU4='assertion violated \(\(writer&&\(readers==0\)\)'	# a release finds the lock held and nobody let in unwoken
+RWFIRST='assertion violated \( !\(writer\)&&\(queued==0\)\)'	# a claim: no writer, no reader queued (WL4, WL5)
 RWRUN='-m400000'
 mutant rw_release_does_not_flip_phase rwlock.pml "-DNR=2 -DNWR=1" "$RWRUN" "$HANG|$RWPHASE" <<'EOF'
 s/phase = 1 - phase;/skip;/
@@ -382,7 +383,7 @@ mutant rw_release_does_not_count_the_queued rwlock.pml "-DNR=2 -DNWR=1" "$RWRUN"
 s/readers = queued; admitted = queued; queued = 0;/admitted = queued; queued = 0;/
 EOF
 mutant rw_last_reader_does_not_wake_writer rwlock.pml "-DNR=2 -DNWR=1" "$RWRUN" "$HANG" <<'EOF'
-s/atomic \{ if :: wake -> wake_one\(WR\); wake = 0 :: else fi \}/atomic { wake = 0 }/
+s/atomic \{ if :: wake -> wake_one\(WR\); wake = 0 :: else fi \}(\t\/\* RU2's wake)/atomic { wake = 0 }$1/
 EOF
 mutant rw_writer_sleeps_without_wsleep rwlock.pml "-DNR=2 -DNWR=1" "$RWRUN" "$HANG" <<'EOF'
 s/:: atomic \{ readers != 0 && !late -> wsleep = 1; exp = LOW; INV \}/:: atomic { readers != 0 && !late -> exp = LOW; INV }/
@@ -393,8 +394,14 @@ EOF
 mutant rw_give_up_does_not_wake_readers rwlock.pml "-DNR=2 -DNWR=1 -DTIMED" "$RWRUN" "$HANG" <<'EOF'
 s/atomic \{ if :: hadq -> wake_all\(RD\); hadq = 0 :: else fi \}\n(\t+)atomic \{ wlocked = 0 \}\n(\t+)goto next/atomic { hadq = 0 }\n$1atomic { wlocked = 0 }\n$2goto next/
 EOF
-mutant rw_claim_ignores_previous_release rwlock.pml "-DNR=1 -DNWR=2" "$RWRUN" "$RWX|$RWCOUNT|$RWRU4" <<'EOF'
-s/:: atomic \{ !writer -> break \}/:: atomic { true -> break }/
+mutant rw_claim_ignores_previous_release rwlock.pml "-DNR=1 -DNWR=2" "$RWRUN" "$RWFIRST|$RWX|$RWCOUNT|$RWRU4" <<'EOF'
+s/:: atomic \{ !late && !writer && queued == 0 -> break \}/:: atomic { !late -> break }/
+EOF
+mutant rw_claim_passes_a_give_ups_readers rwlock.pml "-DNR=2 -DNWR=2 -DTIMED" "$RWRUN" "$RWFIRST" <<'EOF'
+s/:: atomic \{ !late && !writer && queued == 0 -> break \}/:: atomic { !late && !writer -> break }/
+EOF
+mutant rw_last_queued_reader_does_not_wake_writer rwlock.pml "-DNR=2 -DNWR=2 -DTIMED" "$RWRUN" "$HANG" <<'EOF'
+s/atomic \{ if :: wake -> wake_one\(WR\); wake = 0 :: else fi \}(\t\/\* RL4's wake)/atomic { wake = 0 }$1/
 EOF
 mutant rw_reader_passes_a_claim rwlock.pml "-DNR=1 -DNWR=1" "$RWRUN" "$RWX|$RWRU4" <<'EOF'
 s/:: !writer -> readers\+\+; rholds\+\+; got = 1; INV/:: true -> readers++; rholds++; got = 1; INV/

@@ -142,7 +142,7 @@ check "condvar shared ltl returns: 2 consumers, one timed, weak fairness" $C \
 
 # The reader-writer lock (lib/rwlock/rwlock.c): readers and writers, plain,
 # timed and try, with spurious wake-ups; exhaustive, each under 20 s here.
-# Two rounds each (34 million states, 1.5 GB) is run by hand:
+# Two rounds each (35 million states, 2 GB) is run by hand:
 # docs/verification.md.
 R=rwlock.pml
 RW="-m400000"

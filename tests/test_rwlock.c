@@ -264,7 +264,7 @@ static void test_a_writer_that_times_out_lets_the_readers_it_stopped_in(void **s
 	int tries;
 
 	(void)state;
-	amutex__rw_test_point = note_queued;
+	__atomic_store_n(&amutex__rw_test_point, note_queued, __ATOMIC_RELEASE);
 	/* The reader must queue before the writer's deadline: try again until it has. */
 	for (tries = 0; tries < 20; tries++) {
 		__atomic_store_n(&reader_queued, 0, __ATOMIC_RELEASE);
@@ -282,7 +282,7 @@ static void test_a_writer_that_times_out_lets_the_readers_it_stopped_in(void **s
 		if (__atomic_load_n(&reader_queued, __ATOMIC_ACQUIRE))
 			break;
 	}
-	amutex__rw_test_point = NULL;
+	__atomic_store_n(&amutex__rw_test_point, NULL, __ATOMIC_RELEASE);
 	assert_true(tries < 20);
 	assert_int_equal(steps(AMUTEX_RW_RL4), rl4 + 1);
 	assert_int_equal(steps(AMUTEX_RW_WT2), wt2 + tries + 1);
@@ -313,7 +313,7 @@ static void test_a_writer_past_its_deadline_keeps_a_lock_the_readers_left(void *
 
 	(void)state;
 	giving_up_paused = giving_up_go = 0;
-	amutex__rw_test_point = pause_giving_up;
+	__atomic_store_n(&amutex__rw_test_point, pause_giving_up, __ATOMIC_RELEASE);
 	assert_int_equal(amutex_rwlock_rdlock(&rw), 0);
 	start(&w, &rw, TIMEDWRLOCK, 1000000);
 	while (!__atomic_load_n(&giving_up_paused, __ATOMIC_ACQUIRE))
@@ -321,10 +321,114 @@ static void test_a_writer_past_its_deadline_keeps_a_lock_the_readers_left(void *
 	assert_int_equal(amutex_rwlock_rdunlock(&rw), 0);	/* the last reader leaves */
 	__atomic_store_n(&giving_up_go, 1, __ATOMIC_RELEASE);
 	assert_int_equal(wait_done(&w), 0);
-	amutex__rw_test_point = NULL;
+	__atomic_store_n(&amutex__rw_test_point, NULL, __ATOMIC_RELEASE);
 	assert_int_equal(steps(AMUTEX_RW_WT2_HELD), held + 1);
 	assert_int_equal(word(&rw) & ~AMUTEX__RW_PHASE, AMUTEX__RW_WRITER);
 	finish(&w);
+	assert_int_equal(word(&rw) & ~AMUTEX__RW_PHASE, 0);
+}
+
+/* Hold a timed writer at GIVING_UP and a reader at QUEUED, each until let go. */
+static int gu_paused, gu_go, q_paused, q_go;
+
+static void hold_both(enum amutex__rw_point p, const amutex_rwlock_t *rw)
+{
+	int *paused = p == AMUTEX_RW_POINT_GIVING_UP ? &gu_paused :
+		      p == AMUTEX_RW_POINT_QUEUED ? &q_paused : NULL;
+	int *go = paused == &gu_paused ? &gu_go : &q_go;
+
+	(void)rw;
+	if (!paused)
+		return;
+	__atomic_store_n(paused, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(go, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+/*
+ * The readers a timed writer stopped, and then gave up on, go in before the
+ * next writer claims (WL5): a reader waits for at most the writer that held
+ * or claimed the lock when it came.
+ */
+static void test_readers_a_writer_gave_up_on_go_in_before_the_next_writer(void **state)
+{
+	amutex_rwlock_t rw = AMUTEX_RWLOCK_INITIALIZER;
+	uint64_t wl5 = steps(AMUTEX_RW_WL5), rl4 = steps(AMUTEX_RW_RL4);
+	struct call w1, r, w2;
+
+	(void)state;
+	gu_paused = gu_go = q_paused = q_go = 0;
+	__atomic_store_n(&amutex__rw_test_point, hold_both, __ATOMIC_RELEASE);
+	assert_int_equal(amutex_rwlock_rdlock(&rw), 0);
+	start(&w1, &rw, TIMEDWRLOCK, 1000000);
+	while (!__atomic_load_n(&gu_paused, __ATOMIC_ACQUIRE))
+		sched_yield();
+	start(&r, &rw, RDLOCK, 0);		/* queues behind w1's claim */
+	while (!__atomic_load_n(&q_paused, __ATOMIC_ACQUIRE))
+		sched_yield();
+	__atomic_store_n(&gu_go, 1, __ATOMIC_RELEASE);
+	assert_int_equal(wait_done(&w1), ETIMEDOUT);
+	finish(&w1);
+	start(&w2, &rw, WRLOCK, 0);
+	while (steps(AMUTEX_RW_WL5) == wl5 && !(word(&rw) & AMUTEX__RW_WRITER))
+		sched_yield();
+	if (word(&rw) & AMUTEX__RW_WRITER) {	/* w2 claimed past the queued reader */
+		__atomic_store_n(&q_go, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&amutex__rw_test_point, NULL, __ATOMIC_RELEASE);
+		fail_msg("the next writer claimed while a reader its predecessor gave up on was queued");
+	}
+	assert_false(done(&w2));
+	assert_int_equal(QUEUED(word(&rw)), 1);
+	assert_int_equal(word(&rw) & AMUTEX__RW_WRITER, 0);
+	__atomic_store_n(&q_go, 1, __ATOMIC_RELEASE);
+	assert_int_equal(wait_done(&r), 0);
+	assert_int_equal(steps(AMUTEX_RW_RL4), rl4 + 1);
+	/* Now w2 claims, and waits for both readers. */
+	wait_bits(&rw, AMUTEX__RW_WRITER, AMUTEX__RW_WRITER);
+	assert_false(done(&w2));
+	__atomic_store_n(&amutex__rw_test_point, NULL, __ATOMIC_RELEASE);
+	assert_int_equal(amutex_rwlock_rdunlock(&rw), 0);
+	finish(&r);
+	assert_int_equal(wait_done(&w2), 0);
+	assert_true(w2.seq > r.seq);
+	finish(&w2);
+	assert_int_equal(word(&rw) & ~AMUTEX__RW_PHASE, 0);
+}
+
+static int late_paused, late_go;
+
+static void pause_late(enum amutex__rw_point p, const amutex_rwlock_t *rw)
+{
+	(void)rw;
+	if (p != AMUTEX_RW_POINT_LATE)
+		return;
+	__atomic_store_n(&late_paused, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&late_go, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+/* A timed reader that a release let in as its deadline passed holds the lock: 0, not ETIMEDOUT. */
+static void test_a_reader_let_in_at_its_deadline_holds_the_lock(void **state)
+{
+	amutex_rwlock_t rw = AMUTEX_RWLOCK_INITIALIZER;
+	uint64_t rl3 = steps(AMUTEX_RW_RL3), rl5 = steps(AMUTEX_RW_RL5);
+	struct call r;
+
+	(void)state;
+	late_paused = late_go = 0;
+	__atomic_store_n(&amutex__rw_test_point, pause_late, __ATOMIC_RELEASE);
+	assert_int_equal(amutex_rwlock_wrlock(&rw), 0);
+	start(&r, &rw, TIMEDRDLOCK, 1000000);
+	while (!__atomic_load_n(&late_paused, __ATOMIC_ACQUIRE))
+		sched_yield();
+	assert_int_equal(amutex_rwlock_wrunlock(&rw), 0);	/* lets the queued reader in */
+	__atomic_store_n(&late_go, 1, __ATOMIC_RELEASE);
+	assert_int_equal(wait_done(&r), 0);
+	__atomic_store_n(&amutex__rw_test_point, NULL, __ATOMIC_RELEASE);
+	assert_int_equal(steps(AMUTEX_RW_RL3), rl3 + 1);
+	assert_int_equal(steps(AMUTEX_RW_RL5), rl5);
+	assert_int_equal(READERS(word(&rw)), 1);
+	finish(&r);
 	assert_int_equal(word(&rw) & ~AMUTEX__RW_PHASE, 0);
 }
 
@@ -422,11 +526,11 @@ static void test_a_release_gives_the_writers_mutex_back_first(void **state)
 	releasing_paused = releasing_go = 0;
 	start(&w1, &rw, WRLOCK, 0);
 	assert_int_equal(wait_done(&w1), 0);
-	amutex__rw_test_point = pause_releasing;
+	__atomic_store_n(&amutex__rw_test_point, pause_releasing, __ATOMIC_RELEASE);
 	__atomic_store_n(&w1.release, 1, __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&releasing_paused, __ATOMIC_ACQUIRE))
 		sched_yield();
-	amutex__rw_test_point = NULL;
+	__atomic_store_n(&amutex__rw_test_point, NULL, __ATOMIC_RELEASE);
 	assert_int_equal(__atomic_load_n(&rw.w.state, __ATOMIC_ACQUIRE) & AMUTEX__LOCKED, 0);
 	assert_int_equal(word(&rw) & ~AMUTEX__RW_PHASE, AMUTEX__RW_WRITER);
 	assert_int_equal(amutex_rwlock_destroy(&rw), EBUSY);
@@ -535,7 +639,7 @@ static void test_the_child_of_a_fork_drops_readers_let_in_but_not_awake(void **s
 
 	(void)state;
 	admitted_paused = admitted_go = 0;
-	amutex__rw_test_point = pause_admitted;
+	__atomic_store_n(&amutex__rw_test_point, pause_admitted, __ATOMIC_RELEASE);
 	assert_int_equal(amutex_rwlock_wrlock(&rw), 0);
 	start(&r, &rw, RDLOCK, 0);
 	wait_queued(&rw, 1);
@@ -556,7 +660,7 @@ static void test_the_child_of_a_fork_drops_readers_let_in_but_not_awake(void **s
 	assert_int_equal(WEXITSTATUS(status), 0);
 	__atomic_store_n(&admitted_go, 1, __ATOMIC_RELEASE);
 	assert_int_equal(wait_done(&r), 0);
-	amutex__rw_test_point = NULL;
+	__atomic_store_n(&amutex__rw_test_point, NULL, __ATOMIC_RELEASE);
 	finish(&r);
 	assert_int_equal(word(&rw) & ~AMUTEX__RW_PHASE, 0);
 }
@@ -652,7 +756,7 @@ static void stress(int with_faults)
 {
 	static const enum amutex__rw_step rare[] = {
 		AMUTEX_RW_RL2, AMUTEX_RW_RL3, AMUTEX_RW_RL4, AMUTEX_RW_RL5, AMUTEX_RW_RU2,
-		AMUTEX_RW_WL3, AMUTEX_RW_WL4, AMUTEX_RW_WT2, AMUTEX_RW_SLEPT,
+		AMUTEX_RW_WL3, AMUTEX_RW_WL4, AMUTEX_RW_WL5, AMUTEX_RW_WT2, AMUTEX_RW_SLEPT,
 	};
 	uint64_t before[AMUTEX_RW_STEP_COUNT];
 	pthread_t r[STRESS_READERS], w[STRESS_WRITERS];
@@ -660,7 +764,7 @@ static void stress(int with_faults)
 
 	memcpy(before, amutex__rw_steps, sizeof(before));
 	stress_stop = stress_fail = 0;
-	amutex__rw_test_point = stress_point;
+	__atomic_store_n(&amutex__rw_test_point, stress_point, __ATOMIC_RELEASE);
 	if (with_faults) {
 		amutex__faults.eintr = 20;
 		amutex__faults.eagain = 20;
@@ -685,7 +789,7 @@ static void stress(int with_faults)
 	for (int i = 0; i < STRESS_WRITERS; i++)
 		pthread_join(w[i], NULL);
 	memset(&amutex__faults, 0, sizeof(amutex__faults));
-	amutex__rw_test_point = NULL;
+	__atomic_store_n(&amutex__rw_test_point, NULL, __ATOMIC_RELEASE);
 	for (int s = 0; s < AMUTEX_RW_STEP_COUNT; s++)
 		print_message("  %-8s %llu\n", amutex__rw_step_names[s],
 			      (unsigned long long)(steps(s) - before[s]));
@@ -718,6 +822,8 @@ int main(void)
 		cmocka_unit_test(test_readers_stopped_by_a_writer_go_in_before_the_next_writer),
 		cmocka_unit_test(test_a_writer_that_times_out_lets_the_readers_it_stopped_in),
 		cmocka_unit_test(test_a_writer_past_its_deadline_keeps_a_lock_the_readers_left),
+		cmocka_unit_test(test_readers_a_writer_gave_up_on_go_in_before_the_next_writer),
+		cmocka_unit_test(test_a_reader_let_in_at_its_deadline_holds_the_lock),
 		cmocka_unit_test(test_misuse_is_refused_and_changes_nothing),
 		cmocka_unit_test(test_a_claim_that_waits_cannot_be_unlocked),
 		cmocka_unit_test(test_a_release_gives_the_writers_mutex_back_first),

@@ -1,7 +1,7 @@
 /*
  * A Promela model of the reader-writer lock's protocol: lib/rwlock/rwlock.c
  * and the inline read paths of include/amutex/static/rwlock.h, with the
- * labels of docs/rwlock.md (RL1-RL5, RU1-RU4, WL1-WL4, WT1, WT2). The word
+ * labels of docs/rwlock.md (RL1-RL5, RU1-RU4, WL1-WL5, WT1, WT2). The word
  * is its fields (READERS, PHASE, WRITER, WSLEEP, QUEUED, ADMITTED); each
  * CAS loop of the C (load, decide, CAS, again on failure) is one atomic
  * block that decides on the current word, which is what the loop does once
@@ -29,8 +29,10 @@
  *                    queued was let in by a release (ghost state); one that
  *                    sees it unchanged with no WRITER (RL4) or past its
  *                    deadline (RL5) was not
- *   WSLEEP           set only while WRITER is set (the pending writer or
- *                    the next one in WL4 sleeps, or is about to)
+ *   WSLEEP           set only while WRITER is set or readers are queued
+ *                    (the holder of w sleeps, or is about to, in WL3-WL5)
+ *   readers first    a writer claims only with no reader queued (WL5): the
+ *                    readers a writer that gave up had stopped go in first
  *   no lost wake-up  no thread blocked at the end (invalid end states)
  *   at rest          at the end the word is 0 but PHASE, w is free
  *
@@ -78,7 +80,7 @@ inline inv()
 	od;
 	assert(queued == cq && admitted == ca);
 	assert(readers == rholds + admitted);
-	assert(!wsleep || writer);
+	assert(!wsleep || writer || queued);
 	assert(wholds <= 1 && (wholds == 0 || rholds == 0));
 	ck = 0; cq = 0; ca = 0
 }
@@ -157,7 +159,11 @@ proctype reader(byte id)
 			atomic { admitted--; rstate[id] = 0; rholds++; got = 1; INV }	/* RL3 */
 			break
 		:: atomic { phase == p && !writer -> assert(rstate[id] == 1);
-			queued--; readers++; rstate[id] = 0; rholds++; got = 1; INV }	/* RL4 */
+			queued--; readers++; rstate[id] = 0; rholds++; got = 1;	/* RL4 */
+			wake = queued == 0 && wsleep;
+			if :: wake -> wsleep = 0 :: else fi;
+			INV }
+			atomic { if :: wake -> wake_one(WR); wake = 0 :: else fi }	/* RL4's wake */
 			break
 		:: atomic { phase == p && writer && late -> assert(rstate[id] == 1);
 			queued--; rstate[id] = 0; INV }				/* RL5 */
@@ -175,7 +181,7 @@ held:
 				if :: wake -> wsleep = 0 :: else fi;
 				INV
 			}
-			atomic { if :: wake -> wake_one(WR); wake = 0 :: else fi }
+			atomic { if :: wake -> wake_one(WR); wake = 0 :: else fi }	/* RU2's wake */
 		:: else
 		fi
 	:: else -> break
@@ -203,12 +209,12 @@ proctype writer_thread(byte id)
 		:: try -> atomic { if :: !wlocked -> wlocked = 1; got = 1 :: else fi }
 			if
 			:: got -> atomic {
-					got = 0;
 					if
-					:: !writer && readers == 0 -> writer = 1; got = 1; INV
-					:: else -> wlocked = 0		/* EBUSY */
+					:: !writer && queued == 0 && readers == 0 -> writer = 1; INV
+					:: else -> got = 0		/* EBUSY, decided on this load */
 					fi
 				}
+				if :: !got -> atomic { wlocked = 0 } :: else fi
 			:: else
 			fi;
 			goto hold
@@ -218,14 +224,14 @@ proctype writer_thread(byte id)
 		:: atomic { !wlocked -> wlocked = 1 }
 		:: timed -> goto next				/* WT1 on the mutex */
 		fi;
-		/* WL4: the last writer has yet to release */
+		/* WL4: the last writer has yet to release; WL5: a give-up's readers have yet to go in */
 		do
-		:: atomic { !writer -> break }
-		:: atomic { writer && late -> wlocked = 0 }; goto next	/* WT1 */
-		:: atomic { writer && !late -> wsleep = 1; exp = LOW; INV }
+		:: atomic { !late && !writer && queued == 0 -> break }
+		:: atomic { late -> wlocked = 0 }; goto next		/* WT1 (wait_word returns at once) */
+		:: atomic { !late && (writer || queued != 0) -> wsleep = 1; exp = LOW; INV }
 			futex_wait(id, exp, WR, timed, late)
 		od;
-		atomic { writer = 1; INV }				/* WL2 */
+		atomic { assert(!writer && queued == 0); writer = 1; INV }	/* WL2 */
 		/* WL3 */
 		do
 		:: atomic { readers == 0 -> got = 1; break }

@@ -3,9 +3,9 @@
  * (docs/rwlock.md). Writers queue on an amutex, so among writers the
  * mutex's normal and starvation modes hold; a writer that has claimed the
  * lock stops new readers, and the readers it stopped go in together when
- * it releases, before the next writer. A reader waits for at most the
- * writer that holds or claims the lock when it arrives; a writer for the
- * writers ahead of it and the readers inside at its claim.
+ * it releases (or gives up), before the next writer. A reader waits for at
+ * most the writer that holds or claims the lock when it arrives; a writer
+ * for the writers ahead of it and the readers inside at its claim.
  *
  * Not recursive for readers: a thread that holds a read lock and asks for
  * another can deadlock behind a writer that claimed the lock in between

@@ -33,7 +33,7 @@
 #ifdef AMUTEX_TEST_SEAMS
 uint64_t amutex__rw_steps[AMUTEX_RW_STEP_COUNT];
 const char *const amutex__rw_step_names[AMUTEX_RW_STEP_COUNT] = {
-	"RL2", "RL3", "RL4", "RL5", "RU2", "WL3", "WL4", "WT1", "WT2", "WT2-held",
+	"RL2", "RL3", "RL4", "RL5", "RU2", "WL3", "WL4", "WL5", "WT1", "WT2", "WT2-held",
 	"slept", "RF1",
 };
 void (*amutex__rw_test_point)(enum amutex__rw_point p, const amutex_rwlock_t *rw);
@@ -127,17 +127,24 @@ static int queued_reader(amutex_rwlock_t *rw, uint64_t phase, const struct times
 			return 0;
 		}
 		if (!(s & WRITER)) {
-			/* The writer gave up (WT2): go in as a new reader would. */
-			if (READERS(s) == AMUTEX__RW_READERS) {
-				if (cas(&rw->state, &s, s - QUEUED_ONE))
-					return EAGAIN;
+			/*
+			 * The writer gave up (WT2): go in. The next writer waits
+			 * for the queue to empty before it claims (WL5): the
+			 * one that empties it wakes that writer.
+			 */
+			int full = READERS(s) == AMUTEX__RW_READERS;
+			uint64_t n = s - QUEUED_ONE + (full ? 0 : READER);
+
+			if (QUEUED(n) == 0)
+				n &= ~WSLEEP;
+			if (!cas(&rw->state, &s, n))	/* RL4 */
 				continue;
-			}
-			if (cas(&rw->state, &s, s - QUEUED_ONE + READER)) {	/* RL4 */
-				STEP(RL4);
-				return 0;
-			}
-			continue;
+			if ((s & WSLEEP) && !(n & WSLEEP))
+				amutex__futex_wake_bits(futex_word(rw), 1, 0, WR);
+			if (full)
+				return EAGAIN;
+			STEP(RL4);
+			return 0;
 		}
 		if (late) {
 			if (cas(&rw->state, &s, s - QUEUED_ONE)) {	/* RL5 */
@@ -146,7 +153,8 @@ static int queued_reader(amutex_rwlock_t *rw, uint64_t phase, const struct times
 			}
 			continue;
 		}
-		late = sleep_while(rw, s, abs, RD);
+		if ((late = sleep_while(rw, s, abs, RD)))
+			POINT(LATE, rw);
 		s = load(&rw->state);
 	}
 }
@@ -213,10 +221,14 @@ int amutex__rwlock_rdunlock_slow(amutex_rwlock_t *rw)
 	return 0;
 }
 
-static int writer_gone(uint64_t s, uint64_t unused)
+/*
+ * A writer holding w may claim: no release pending (WL4) and no reader
+ * left queued by a writer that gave up (WL5).
+ */
+static int may_claim(uint64_t s, uint64_t unused)
 {
 	(void)unused;
-	return !(s & WRITER);
+	return !(s & WRITER) && QUEUED(s) == 0;
 }
 
 static int readers_gone(uint64_t s, uint64_t unused)
@@ -228,7 +240,7 @@ static int readers_gone(uint64_t s, uint64_t unused)
 /*
  * wait_word: the writer that holds w sleeps (WR) until done(s): it sets
  * WSLEEP first, so that whoever changes the word to done wakes it (RU2,
- * RU4). 1 when the deadline passed first; the last word seen in *sp.
+ * RU4, RL4). 1 when the deadline passed first; the last word seen in *sp.
  */
 static int wait_word(amutex_rwlock_t *rw, uint64_t *sp, int (*done)(uint64_t, uint64_t),
 		     const struct timespec *abs)
@@ -251,8 +263,9 @@ static int wait_word(amutex_rwlock_t *rw, uint64_t *sp, int (*done)(uint64_t, ui
 /*
  * WT2: a claiming writer's deadline passed while readers were inside. If
  * the last one left meanwhile, the lock is the writer's; else it takes its
- * claim back (no PHASE flip: nobody is let in, docs/rwlock.md), then gives
- * w away, then wakes the readers it stopped (they go in by RL4).
+ * claim back (no PHASE flip: nobody is let in, docs/rwlock.md), wakes the
+ * readers it stopped (they go in by RL4, before the next writer claims:
+ * WL5), then gives w away.
  */
 static int give_up(amutex_rwlock_t *rw, uint64_t s)
 {
@@ -267,11 +280,7 @@ static int give_up(amutex_rwlock_t *rw, uint64_t s)
 			break;
 	}
 	STEP(WT2);
-	/*
-	 * The readers it stopped first, then w: they get to go in (RL4) before
-	 * the next writer can claim. No thread may free a lock that a writer is
-	 * blocked on, and w is still this one's.
-	 */
+	/* No thread may free a lock that a writer is blocked on, and w is still this one's. */
 	if (QUEUED(s))
 		amutex__futex_wake_bits(futex_word(rw), INT_MAX, 0, RD);
 	amutex_unlock(&rw->w);
@@ -289,10 +298,17 @@ static int wrlock(amutex_rwlock_t *rw, const struct timespec *abs)
 	if ((err = abs ? amutex_timedlock(&rw->w, abs) : amutex_lock(&rw->w)) != 0)
 		goto out;	/* WT1, on the mutex */
 	s = load(&rw->state);
-	if (s & WRITER) {
-		/* WL4: the last writer unlocked w (RU3) and has yet to release (RU4). */
-		STEP(WL4);
-		if (wait_word(rw, &s, writer_gone, abs)) {
+	if (!may_claim(s, 0)) {
+		/*
+		 * WL4: the last writer unlocked w (RU3) and has yet to release
+		 * (RU4); WL5: readers a writer stopped and gave up on (WT2) have
+		 * yet to go in (RL4).
+		 */
+		if (s & WRITER)
+			STEP(WL4);
+		else
+			STEP(WL5);
+		if (wait_word(rw, &s, may_claim, abs)) {
 			STEP(WT1);
 			amutex_unlock(&rw->w);
 			err = ETIMEDOUT;
@@ -300,7 +316,8 @@ static int wrlock(amutex_rwlock_t *rw, const struct timespec *abs)
 		}
 	}
 	while (!cas(&rw->state, &s, s | WRITER))	/* WL2: the claim */
-		;
+		if (!may_claim(s, 0))
+			amutex__die("rwlock: a claim raced a claim");	/* only w's holder claims */
 	POINT(CLAIMED, rw);
 	if (READERS(s) != 0) {
 		STEP(WL3);
@@ -332,7 +349,7 @@ int amutex_rwlock_trywrlock(amutex_rwlock_t *rw)
 		goto out;
 	s = load(&rw->state);
 	for (;;) {
-		if ((s & WRITER) || READERS(s) != 0) {
+		if (!may_claim(s, 0) || READERS(s) != 0) {
 			amutex_unlock(&rw->w);
 			goto out;
 		}

@@ -13,8 +13,9 @@
  *   bit 30      WRITER    a writer claimed the lock: holds it when READERS
  *                         is 0, else waits for them. Set and cleared only by
  *                         the holder of the writers' mutex w
- *   bit 31      WSLEEP    that writer sleeps (or the next, for WRITER to
- *                         clear) and must be woken
+ *   bit 31      WSLEEP    the holder of w sleeps (for READERS to reach 0,
+ *                         WRITER to clear or QUEUED to reach 0) and must
+ *                         be woken
  *   bits 32-47  QUEUED    readers that came while WRITER was set, not let
  *                         in yet
  *   bits 48-63  ADMITTED  readers a release let in (counted in READERS)

@@ -467,6 +467,8 @@ static void report(const struct params *p, const struct bench_lock *l,
 	json_first = 0;
 }
 
+static const char prog[] = "amutex-bench";
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -487,22 +489,6 @@ static void usage(FILE *f)
 "  --cpus N          run on the first N CPUs of the affinity mask\n"
 "  --json FILE       also write the results as a JSON array\n"
 "  --table           a table for people instead of SUMMARY lines\n");
-}
-
-static int parse_uint(const char *opt, const char *s, unsigned max, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || !*s || v > max || s[0] == '-') {
-		fprintf(stderr, "amutex-bench: %s needs a whole number up to %u, not \"%s\"\n",
-			opt, max, s);
-		return -1;
-	}
-	*out = (unsigned)v;
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -535,16 +521,16 @@ int main(int argc, char **argv)
 				bad = 1;
 			}
 			break;
-		case 't': bad = parse_uint("--threads", optarg, 4096, &threads) || !threads; break;
-		case 'w': bad = parse_uint("--waiters", optarg, 4095, &waiters) || !waiters; break;
-		case 'n': bad = parse_uint("--consumers", optarg, 4095, &consumers) || !consumers; break;
+		case 't': bad = parse_uint(prog, "--threads", optarg, 4096, &threads) || !threads; break;
+		case 'w': bad = parse_uint(prog, "--waiters", optarg, 4095, &waiters) || !waiters; break;
+		case 'n': bad = parse_uint(prog, "--consumers", optarg, 4095, &consumers) || !consumers; break;
 		case 'l': locks = optarg; break;
-		case 'd': bad = parse_uint("--duration-ms", optarg, 600000, &p.duration_ms) || !p.duration_ms; break;
-		case 'H': bad = parse_uint("--hold-us", optarg, 1000000, &p.hold_us); break;
-		case 'P': bad = parse_uint("--pause-us", optarg, 1000000, &p.pause_us); break;
-		case 'c': bad = parse_uint("--cs-iters", optarg, 1000000, &p.cs_iters); break;
-		case 'k': bad = parse_uint("--think-iters", optarg, 1000000, &p.think_iters); break;
-		case 'C': bad = parse_uint("--cpus", optarg, 4096, &cpus) || !cpus; break;
+		case 'd': bad = parse_uint(prog, "--duration-ms", optarg, 600000, &p.duration_ms) || !p.duration_ms; break;
+		case 'H': bad = parse_uint(prog, "--hold-us", optarg, 1000000, &p.hold_us); break;
+		case 'P': bad = parse_uint(prog, "--pause-us", optarg, 1000000, &p.pause_us); break;
+		case 'c': bad = parse_uint(prog, "--cs-iters", optarg, 1000000, &p.cs_iters); break;
+		case 'k': bad = parse_uint(prog, "--think-iters", optarg, 1000000, &p.think_iters); break;
+		case 'C': bad = parse_uint(prog, "--cpus", optarg, 4096, &cpus) || !cpus; break;
 		case 'j':
 			if (!(json = fopen(optarg, "w"))) {
 				perror(optarg);

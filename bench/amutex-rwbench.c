@@ -220,6 +220,8 @@ static void report(const struct params *p, const struct bench_rwlock *l, const s
 	json_first = 0;
 }
 
+static const char prog[] = "amutex-rwbench";
+
 static void usage(FILE *f)
 {
 	fputs("usage: amutex-rwbench [options]\n"
@@ -232,20 +234,6 @@ static void usage(FILE *f)
 "  --cpus N          run on the first N CPUs of the affinity mask\n"
 "  --locks L,...     amutex, pthread, pthread-writer (default: all three)\n"
 "  --json FILE       the records as a JSON array as well\n", f);
-}
-
-static int parse_uint(const char *opt, const char *s, unsigned max, unsigned *out)
-{
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
-
-	if (!*s || *end || v > max || s[0] == '-') {
-		fprintf(stderr, "amutex-rwbench: %s: expected a whole number from 0 to %u, got \"%s\"\n",
-			opt, max, s);
-		return 1;
-	}
-	*out = (unsigned)v;
-	return 0;
 }
 
 int main(int argc, char **argv)
@@ -265,13 +253,13 @@ int main(int argc, char **argv)
 		int bad = 0;
 
 		switch (o) {
-		case 't': bad = parse_uint("--threads", optarg, 4096, &threads) || !threads; break;
-		case 'p': bad = parse_uint("--write-pct", optarg, 100, &p.write_pct); break;
-		case 'w': bad = parse_uint("--writers", optarg, 4096, &writers) || !writers; break;
-		case 'c': bad = parse_uint("--cs-iters", optarg, 10000000, &p.cs_iters); break;
-		case 'k': bad = parse_uint("--think-iters", optarg, 10000000, &p.think_iters); break;
-		case 'd': bad = parse_uint("--duration-ms", optarg, 600000, &p.duration_ms) || !p.duration_ms; break;
-		case 'C': bad = parse_uint("--cpus", optarg, 4096, &cpus) || !cpus; break;
+		case 't': bad = parse_uint(prog, "--threads", optarg, 4096, &threads) || !threads; break;
+		case 'p': bad = parse_uint(prog, "--write-pct", optarg, 100, &p.write_pct); break;
+		case 'w': bad = parse_uint(prog, "--writers", optarg, 4096, &writers) || !writers; break;
+		case 'c': bad = parse_uint(prog, "--cs-iters", optarg, 10000000, &p.cs_iters); break;
+		case 'k': bad = parse_uint(prog, "--think-iters", optarg, 10000000, &p.think_iters); break;
+		case 'd': bad = parse_uint(prog, "--duration-ms", optarg, 600000, &p.duration_ms) || !p.duration_ms; break;
+		case 'C': bad = parse_uint(prog, "--cpus", optarg, 4096, &cpus) || !cpus; break;
 		case 'l': locks = optarg; break;
 		case 'j':
 			if (!(json = fopen(optarg, "w"))) {

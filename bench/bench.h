@@ -2,6 +2,7 @@
 #ifndef AMUTEX_BENCH_H
 #define AMUTEX_BENCH_H
 
+#include <errno.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +38,27 @@ static inline unsigned restrict_cpus(unsigned n, const char *prog)
 		exit(2);
 	}
 	return have;
+}
+
+/*
+ * An option's value: a whole number from 0 to max into *out, else -1 with
+ * a message naming prog and the option.
+ */
+static inline int parse_uint(const char *prog, const char *opt, const char *s, unsigned max,
+			     unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || !*s || v > max || s[0] == '-') {
+		fprintf(stderr, "%s: %s needs a whole number up to %u, not \"%s\"\n",
+			prog, opt, max, s);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
 }
 
 /* Busy work the compiler cannot remove: an LCG chain (calibrate_work). */

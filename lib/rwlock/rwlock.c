@@ -240,7 +240,8 @@ static int readers_gone(uint64_t s, uint64_t unused)
 /*
  * wait_word: the writer that holds w sleeps (WR) until done(s): it sets
  * WSLEEP first, so that whoever changes the word to done wakes it (RU2,
- * RU4, RL4). 1 when the deadline passed first; the last word seen in *sp.
+ * RU4, RL4). 1 when the deadline passed first; else 0, and the word that
+ * was done in *sp.
  */
 static int wait_word(amutex_rwlock_t *rw, uint64_t *sp, int (*done)(uint64_t, uint64_t),
 		     const struct timespec *abs)
@@ -250,10 +251,8 @@ static int wait_word(amutex_rwlock_t *rw, uint64_t *sp, int (*done)(uint64_t, ui
 	while (!done(s, 0)) {
 		if (!(s & WSLEEP) && !cas(&rw->state, &s, s | WSLEEP))
 			continue;
-		if (sleep_while(rw, s | WSLEEP, abs, WR)) {
-			*sp = load(&rw->state);
+		if (sleep_while(rw, s | WSLEEP, abs, WR))
 			return 1;
-		}
 		s = load(&rw->state);
 	}
 	*sp = s;
@@ -267,8 +266,10 @@ static int wait_word(amutex_rwlock_t *rw, uint64_t *sp, int (*done)(uint64_t, ui
  * readers it stopped (they go in by RL4, before the next writer claims:
  * WL5), then gives w away.
  */
-static int give_up(amutex_rwlock_t *rw, uint64_t s)
+static int give_up(amutex_rwlock_t *rw)
 {
+	uint64_t s;
+
 	POINT(GIVING_UP, rw);
 	s = load(&rw->state);
 	for (;;) {
@@ -322,7 +323,7 @@ static int wrlock(amutex_rwlock_t *rw, const struct timespec *abs)
 	if (READERS(s) != 0) {
 		STEP(WL3);
 		if (wait_word(rw, &s, readers_gone, abs))
-			err = give_up(rw, s);
+			err = give_up(rw);
 	}
 out:
 	amutex__rw_busy_leave();

@@ -152,12 +152,18 @@ struct amutex__thread {
 extern __thread struct amutex__thread amutex__self hidden;
 hidden void amutex__thread_link(void);
 
-static inline void amutex__busy_enter(amutex_t *m)
+/* This thread's entry, on the list (linked at its first slow path). */
+static inline struct amutex__thread *amutex__self_listed(void)
 {
 	if (__builtin_expect(!amutex__self.linked, 0))
 		amutex__thread_link();
+	return &amutex__self;
+}
+
+static inline void amutex__busy_enter(amutex_t *m)
+{
 	/* Before any CAS of the slow path; ordered by that CAS. */
-	__atomic_store_n(&amutex__self.busy, m, __ATOMIC_RELAXED);
+	__atomic_store_n(&amutex__self_listed()->busy, m, __ATOMIC_RELAXED);
 }
 
 static inline void amutex__busy_leave(void)
@@ -168,10 +174,8 @@ static inline void amutex__busy_leave(void)
 /* The same for an rwlock (amutex_rwlock_t *), whose repair is rw_repair. */
 static inline void amutex__rw_busy_enter(void *rw)
 {
-	if (__builtin_expect(!amutex__self.linked, 0))
-		amutex__thread_link();
 	/* Before any CAS of the slow path (the child repairs from the word alone). */
-	__atomic_store_n(&amutex__self.rw_busy, rw, __ATOMIC_RELAXED);
+	__atomic_store_n(&amutex__self_listed()->rw_busy, rw, __ATOMIC_RELAXED);
 }
 
 static inline void amutex__rw_busy_leave(void)

@@ -291,58 +291,69 @@ static void test_a_writer_that_times_out_lets_the_readers_it_stopped_in(void **s
 	assert_int_equal(amutex_rwlock_wrunlock(&rw), 0);
 }
 
-/* A writer stopped at the GIVING_UP point: its deadline passed, WT2 not yet decided. */
-static int giving_up_paused, giving_up_go;
+/*
+ * Holding threads at pause points, to force an interleaving: after hold(P)
+ * a thread that reaches P waits there until let_go(P); held(P) waits until
+ * one does; hold_none() holds nobody new (a thread held stays held).
+ */
+static struct { int armed, paused, go; } holds[AMUTEX_RW_POINT_LATE + 1];
 
-static void pause_giving_up(enum amutex__rw_point p, const amutex_rwlock_t *rw)
+static void hold_hook(enum amutex__rw_point p, const amutex_rwlock_t *rw)
 {
 	(void)rw;
-	if (p != AMUTEX_RW_POINT_GIVING_UP)
+	if (!__atomic_load_n(&holds[p].armed, __ATOMIC_ACQUIRE))
 		return;
-	__atomic_store_n(&giving_up_paused, 1, __ATOMIC_RELEASE);
-	while (!__atomic_load_n(&giving_up_go, __ATOMIC_ACQUIRE))
+	__atomic_store_n(&holds[p].paused, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&holds[p].go, __ATOMIC_ACQUIRE))
 		sched_yield();
+}
+
+static void hold(enum amutex__rw_point p)
+{
+	__atomic_store_n(&holds[p].paused, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&holds[p].go, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&holds[p].armed, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&amutex__rw_test_point, hold_hook, __ATOMIC_RELEASE);
+}
+
+static void held(enum amutex__rw_point p)
+{
+	while (!__atomic_load_n(&holds[p].paused, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+static void let_go(enum amutex__rw_point p)
+{
+	__atomic_store_n(&holds[p].go, 1, __ATOMIC_RELEASE);
+}
+
+static void hold_none(void)
+{
+	__atomic_store_n(&amutex__rw_test_point, NULL, __ATOMIC_RELEASE);
+	for (size_t i = 0; i < sizeof(holds) / sizeof(holds[0]); i++)
+		__atomic_store_n(&holds[i].armed, 0, __ATOMIC_RELEASE);
 }
 
 /* A writer whose deadline passed just as the last reader left holds the lock (WT2). */
 static void test_a_writer_past_its_deadline_keeps_a_lock_the_readers_left(void **state)
 {
 	amutex_rwlock_t rw = AMUTEX_RWLOCK_INITIALIZER;
-	uint64_t held = steps(AMUTEX_RW_WT2_HELD);
+	uint64_t kept = steps(AMUTEX_RW_WT2_HELD);
 	struct call w;
 
 	(void)state;
-	giving_up_paused = giving_up_go = 0;
-	__atomic_store_n(&amutex__rw_test_point, pause_giving_up, __ATOMIC_RELEASE);
+	hold(AMUTEX_RW_POINT_GIVING_UP);
 	assert_int_equal(amutex_rwlock_rdlock(&rw), 0);
 	start(&w, &rw, TIMEDWRLOCK, 1000000);
-	while (!__atomic_load_n(&giving_up_paused, __ATOMIC_ACQUIRE))
-		sched_yield();
+	held(AMUTEX_RW_POINT_GIVING_UP);
 	assert_int_equal(amutex_rwlock_rdunlock(&rw), 0);	/* the last reader leaves */
-	__atomic_store_n(&giving_up_go, 1, __ATOMIC_RELEASE);
+	let_go(AMUTEX_RW_POINT_GIVING_UP);
 	assert_int_equal(wait_done(&w), 0);
-	__atomic_store_n(&amutex__rw_test_point, NULL, __ATOMIC_RELEASE);
-	assert_int_equal(steps(AMUTEX_RW_WT2_HELD), held + 1);
+	hold_none();
+	assert_int_equal(steps(AMUTEX_RW_WT2_HELD), kept + 1);
 	assert_int_equal(word(&rw) & ~AMUTEX__RW_PHASE, AMUTEX__RW_WRITER);
 	finish(&w);
 	assert_int_equal(word(&rw) & ~AMUTEX__RW_PHASE, 0);
-}
-
-/* Hold a timed writer at GIVING_UP and a reader at QUEUED, each until let go. */
-static int gu_paused, gu_go, q_paused, q_go;
-
-static void hold_both(enum amutex__rw_point p, const amutex_rwlock_t *rw)
-{
-	int *paused = p == AMUTEX_RW_POINT_GIVING_UP ? &gu_paused :
-		      p == AMUTEX_RW_POINT_QUEUED ? &q_paused : NULL;
-	int *go = paused == &gu_paused ? &gu_go : &q_go;
-
-	(void)rw;
-	if (!paused)
-		return;
-	__atomic_store_n(paused, 1, __ATOMIC_RELEASE);
-	while (!__atomic_load_n(go, __ATOMIC_ACQUIRE))
-		sched_yield();
 }
 
 /*
@@ -357,54 +368,40 @@ static void test_readers_a_writer_gave_up_on_go_in_before_the_next_writer(void *
 	struct call w1, r, w2;
 
 	(void)state;
-	gu_paused = gu_go = q_paused = q_go = 0;
-	__atomic_store_n(&amutex__rw_test_point, hold_both, __ATOMIC_RELEASE);
+	hold(AMUTEX_RW_POINT_GIVING_UP);
+	hold(AMUTEX_RW_POINT_QUEUED);
 	assert_int_equal(amutex_rwlock_rdlock(&rw), 0);
 	start(&w1, &rw, TIMEDWRLOCK, 1000000);
-	while (!__atomic_load_n(&gu_paused, __ATOMIC_ACQUIRE))
-		sched_yield();
+	held(AMUTEX_RW_POINT_GIVING_UP);
 	start(&r, &rw, RDLOCK, 0);		/* queues behind w1's claim */
-	while (!__atomic_load_n(&q_paused, __ATOMIC_ACQUIRE))
-		sched_yield();
-	__atomic_store_n(&gu_go, 1, __ATOMIC_RELEASE);
+	held(AMUTEX_RW_POINT_QUEUED);
+	let_go(AMUTEX_RW_POINT_GIVING_UP);
 	assert_int_equal(wait_done(&w1), ETIMEDOUT);
 	finish(&w1);
 	start(&w2, &rw, WRLOCK, 0);
 	while (steps(AMUTEX_RW_WL5) == wl5 && !(word(&rw) & AMUTEX__RW_WRITER))
 		sched_yield();
 	if (word(&rw) & AMUTEX__RW_WRITER) {	/* w2 claimed past the queued reader */
-		__atomic_store_n(&q_go, 1, __ATOMIC_RELEASE);
-		__atomic_store_n(&amutex__rw_test_point, NULL, __ATOMIC_RELEASE);
+		let_go(AMUTEX_RW_POINT_QUEUED);
+		hold_none();
 		fail_msg("the next writer claimed while a reader its predecessor gave up on was queued");
 	}
 	assert_false(done(&w2));
 	assert_int_equal(QUEUED(word(&rw)), 1);
 	assert_int_equal(word(&rw) & AMUTEX__RW_WRITER, 0);
-	__atomic_store_n(&q_go, 1, __ATOMIC_RELEASE);
+	let_go(AMUTEX_RW_POINT_QUEUED);
 	assert_int_equal(wait_done(&r), 0);
 	assert_int_equal(steps(AMUTEX_RW_RL4), rl4 + 1);
 	/* Now w2 claims, and waits for both readers. */
 	wait_bits(&rw, AMUTEX__RW_WRITER, AMUTEX__RW_WRITER);
 	assert_false(done(&w2));
-	__atomic_store_n(&amutex__rw_test_point, NULL, __ATOMIC_RELEASE);
+	hold_none();
 	assert_int_equal(amutex_rwlock_rdunlock(&rw), 0);
 	finish(&r);
 	assert_int_equal(wait_done(&w2), 0);
 	assert_true(w2.seq > r.seq);
 	finish(&w2);
 	assert_int_equal(word(&rw) & ~AMUTEX__RW_PHASE, 0);
-}
-
-static int late_paused, late_go;
-
-static void pause_late(enum amutex__rw_point p, const amutex_rwlock_t *rw)
-{
-	(void)rw;
-	if (p != AMUTEX_RW_POINT_LATE)
-		return;
-	__atomic_store_n(&late_paused, 1, __ATOMIC_RELEASE);
-	while (!__atomic_load_n(&late_go, __ATOMIC_ACQUIRE))
-		sched_yield();
 }
 
 /* A timed reader that a release let in as its deadline passed holds the lock: 0, not ETIMEDOUT. */
@@ -415,16 +412,14 @@ static void test_a_reader_let_in_at_its_deadline_holds_the_lock(void **state)
 	struct call r;
 
 	(void)state;
-	late_paused = late_go = 0;
-	__atomic_store_n(&amutex__rw_test_point, pause_late, __ATOMIC_RELEASE);
+	hold(AMUTEX_RW_POINT_LATE);
 	assert_int_equal(amutex_rwlock_wrlock(&rw), 0);
 	start(&r, &rw, TIMEDRDLOCK, 1000000);
-	while (!__atomic_load_n(&late_paused, __ATOMIC_ACQUIRE))
-		sched_yield();
+	held(AMUTEX_RW_POINT_LATE);
 	assert_int_equal(amutex_rwlock_wrunlock(&rw), 0);	/* lets the queued reader in */
-	__atomic_store_n(&late_go, 1, __ATOMIC_RELEASE);
+	let_go(AMUTEX_RW_POINT_LATE);
 	assert_int_equal(wait_done(&r), 0);
-	__atomic_store_n(&amutex__rw_test_point, NULL, __ATOMIC_RELEASE);
+	hold_none();
 	assert_int_equal(steps(AMUTEX_RW_RL3), rl3 + 1);
 	assert_int_equal(steps(AMUTEX_RW_RL5), rl5);
 	assert_int_equal(READERS(word(&rw)), 1);
@@ -495,19 +490,6 @@ static void test_a_claim_that_waits_cannot_be_unlocked(void **state)
 	finish(&w);
 }
 
-/* A writer stopped at the RELEASING point: w given back (RU3), RU4 not yet made. */
-static int releasing_paused, releasing_go;
-
-static void pause_releasing(enum amutex__rw_point p, const amutex_rwlock_t *rw)
-{
-	(void)rw;
-	if (p != AMUTEX_RW_POINT_RELEASING)
-		return;
-	__atomic_store_n(&releasing_paused, 1, __ATOMIC_RELEASE);
-	while (!__atomic_load_n(&releasing_go, __ATOMIC_ACQUIRE))
-		sched_yield();
-}
-
 /*
  * A release gives w back before its last CAS (RU4), which is its last
  * access to the lock: until then the lock counts as held (destroy says
@@ -523,14 +505,12 @@ static void test_a_release_gives_the_writers_mutex_back_first(void **state)
 	int status;
 
 	(void)state;
-	releasing_paused = releasing_go = 0;
 	start(&w1, &rw, WRLOCK, 0);
 	assert_int_equal(wait_done(&w1), 0);
-	__atomic_store_n(&amutex__rw_test_point, pause_releasing, __ATOMIC_RELEASE);
+	hold(AMUTEX_RW_POINT_RELEASING);
 	__atomic_store_n(&w1.release, 1, __ATOMIC_RELEASE);
-	while (!__atomic_load_n(&releasing_paused, __ATOMIC_ACQUIRE))
-		sched_yield();
-	__atomic_store_n(&amutex__rw_test_point, NULL, __ATOMIC_RELEASE);
+	held(AMUTEX_RW_POINT_RELEASING);
+	hold_none();	/* w2's release is not held */
 	assert_int_equal(__atomic_load_n(&rw.w.state, __ATOMIC_ACQUIRE) & AMUTEX__LOCKED, 0);
 	assert_int_equal(word(&rw) & ~AMUTEX__RW_PHASE, AMUTEX__RW_WRITER);
 	assert_int_equal(amutex_rwlock_destroy(&rw), EBUSY);
@@ -549,7 +529,7 @@ static void test_a_release_gives_the_writers_mutex_back_first(void **state)
 	while (steps(AMUTEX_RW_WL4) == wl4)
 		sched_yield();
 	assert_false(done(&w2));
-	__atomic_store_n(&releasing_go, 1, __ATOMIC_RELEASE);
+	let_go(AMUTEX_RW_POINT_RELEASING);
 	assert_int_equal(pthread_join(w1.t, NULL), 0);
 	assert_int_equal(wait_done(&w2), 0);
 	finish(&w2);
@@ -617,19 +597,6 @@ static void test_the_child_of_a_fork_can_lock_what_nobody_held(void **state)
 	assert_int_equal(word(&rw) & ~AMUTEX__RW_PHASE, 0);
 }
 
-/* A reader stopped at the ADMITTED point: let in by a release, not yet awake. */
-static int admitted_paused, admitted_go;
-
-static void pause_admitted(enum amutex__rw_point p, const amutex_rwlock_t *rw)
-{
-	(void)rw;
-	if (p != AMUTEX_RW_POINT_ADMITTED)
-		return;
-	__atomic_store_n(&admitted_paused, 1, __ATOMIC_RELEASE);
-	while (!__atomic_load_n(&admitted_go, __ATOMIC_ACQUIRE))
-		sched_yield();
-}
-
 static void test_the_child_of_a_fork_drops_readers_let_in_but_not_awake(void **state)
 {
 	static amutex_rwlock_t rw = AMUTEX_RWLOCK_INITIALIZER;
@@ -638,14 +605,12 @@ static void test_the_child_of_a_fork_drops_readers_let_in_but_not_awake(void **s
 	int status;
 
 	(void)state;
-	admitted_paused = admitted_go = 0;
-	__atomic_store_n(&amutex__rw_test_point, pause_admitted, __ATOMIC_RELEASE);
+	hold(AMUTEX_RW_POINT_ADMITTED);
 	assert_int_equal(amutex_rwlock_wrlock(&rw), 0);
 	start(&r, &rw, RDLOCK, 0);
 	wait_queued(&rw, 1);
 	assert_int_equal(amutex_rwlock_wrunlock(&rw), 0);
-	while (!__atomic_load_n(&admitted_paused, __ATOMIC_ACQUIRE))
-		sched_yield();
+	held(AMUTEX_RW_POINT_ADMITTED);
 	assert_int_equal(READERS(word(&rw)), 1);
 	assert_int_equal(ADMITTED(word(&rw)), 1);
 	pid = fork();
@@ -658,9 +623,9 @@ static void test_the_child_of_a_fork_drops_readers_let_in_but_not_awake(void **s
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	__atomic_store_n(&admitted_go, 1, __ATOMIC_RELEASE);
+	let_go(AMUTEX_RW_POINT_ADMITTED);
 	assert_int_equal(wait_done(&r), 0);
-	__atomic_store_n(&amutex__rw_test_point, NULL, __ATOMIC_RELEASE);
+	hold_none();
 	finish(&r);
 	assert_int_equal(word(&rw) & ~AMUTEX__RW_PHASE, 0);
 }
